@@ -1,0 +1,82 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"time"
+
+	"github.com/switchboard-gw/switchboard/internal/emulator"
+)
+
+func mockUpstream(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("mock-upstream", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	listen := fs.String("listen", "127.0.0.1:9090", "address to listen on")
+	faults := fs.String("faults", "", "fault spec applied to every request without an x-mock-fault header")
+	apiKey := fs.String("api-key", "", "require this key (Authorization: Bearer, or api-key for Azure paths)")
+	reply := fs.String("reply", "", "assistant reply text (default: the fixture's)")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: switchboard mock-upstream [--listen ADDR] [--faults SPEC] [--api-key KEY] [--reply TEXT]\n\n")
+		fs.PrintDefaults()
+		fmt.Fprintf(stderr, "\nFault spec items (also per request in the x-mock-fault header):\n%s\n", emulator.Describe())
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	emu, err := emulator.New(emulator.Options{Faults: *faults, APIKey: *apiKey, Reply: *reply})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	logger.Info("mock upstream listening", "url", "http://"+ln.Addr().String(),
+		"openai_base_url", "http://"+ln.Addr().String()+"/v1", "faults", *faults)
+	hs := &http.Server{Handler: emu, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return nil
+}
+
+func buildVersion() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok || bi.Main.Version == "" {
+		return "devel"
+	}
+	return bi.Main.Version
+}
+
+func version(w io.Writer) error {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		fmt.Fprintln(w, "switchboard devel")
+		return nil
+	}
+	fmt.Fprintf(w, "switchboard %s\n%s\n", buildVersion(), bi.GoVersion)
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision", "vcs.time", "vcs.modified", "GOOS", "GOARCH":
+			fmt.Fprintf(w, "%s=%s\n", s.Key, s.Value)
+		}
+	}
+	return nil
+}

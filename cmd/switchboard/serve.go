@@ -1,0 +1,195 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/switchboard-gw/switchboard/internal/config"
+	"github.com/switchboard-gw/switchboard/internal/emulator"
+	"github.com/switchboard-gw/switchboard/internal/server"
+)
+
+func serve(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configFlag := fs.String("config", "", "config file (default $SWITCHBOARD_CONFIG, else ./switchboard.yaml, else built-in defaults)")
+	listenFlag := fs.String("listen", "", "address to listen on, overriding server.listen")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	path := config.Resolve(*configFlag)
+	cfg := config.Default()
+	if path != "" {
+		var err error
+		if cfg, err = config.Load(path); err != nil {
+			return err
+		}
+	}
+	override := func(c *config.Config) {
+		if *listenFlag != "" {
+			c.Server.Listen = *listenFlag
+		}
+	}
+	override(cfg)
+	logger := newLogger(cfg.Log, stderr)
+	if err := checkExposure(cfg); err != nil {
+		return err
+	}
+
+	srv, err := server.New(cfg, server.Options{Logger: logger, Simulator: simulator})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Server.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	hs := &http.Server{
+		Handler:           srv,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	scheme := "http"
+	if cfg.Server.TLS.CertFile != "" {
+		if hs.TLSConfig, err = tlsConfig(cfg.Server.TLS); err != nil {
+			return err
+		}
+		scheme = "https"
+	}
+	source := path
+	if source == "" {
+		source = "built-in defaults"
+	}
+	logger.Info("switchboard listening", "url", scheme+"://"+ln.Addr().String(), "config", source, "version", buildVersion())
+	if srv.Open() {
+		logger.Warn("no keys and no admin key configured: the gateway accepts every caller on this loopback address")
+	}
+
+	if path != "" {
+		listen := cfg.Server.Listen
+		w := config.NewWatcher(path, logger, func(c *config.Config) error {
+			override(c)
+			if c.Server.Listen != listen {
+				logger.Warn("server.listen changed; the new address takes effect after a restart", "listening", listen, "configured", c.Server.Listen)
+			}
+			if err := checkExposure(c); err != nil {
+				return err
+			}
+			return srv.Apply(c)
+		})
+		go w.Run(ctx)
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		defer signal.Stop(hup)
+		go func() {
+			for {
+				select {
+				case <-hup:
+					if err := w.Reload(); err == nil {
+						logger.Info("config reloaded on SIGHUP", "path", path)
+					}
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+	}
+
+	errc := make(chan error, 1)
+	go func() {
+		if hs.TLSConfig != nil {
+			errc <- hs.ServeTLS(ln, "", "")
+		} else {
+			errc <- hs.Serve(ln)
+		}
+	}()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	// Drain: fail readiness, stop accepting, let in-flight requests finish.
+	srv.SetDraining()
+	grace := cfg.Server.ShutdownTimeout.D()
+	logger.Info("shutting down: draining in-flight requests", "timeout", grace)
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// simulator builds the in-process upstream of simulator providers: the same
+// emulator as mock-upstream, speaking the OpenAI dialect.
+func simulator(faults string) (http.Handler, error) {
+	return emulator.New(emulator.Options{Faults: faults, Reply: "Hello from the Switchboard simulator. Configure a real provider in switchboard.yaml to get real answers."})
+}
+
+// checkExposure refuses a gateway that anyone on the network could use: on a
+// non-loopback address an admin key is required (DESIGN.md §1).
+func checkExposure(cfg *config.Config) error {
+	if cfg.Admin.Key != "" || isLoopback(cfg.Server.Listen) {
+		return nil
+	}
+	return fmt.Errorf("refusing to listen on %s without an admin key: set admin.key (e.g. \"${SWITCHBOARD_ADMIN_KEY}\") or listen on 127.0.0.1", cfg.Server.Listen)
+}
+
+func isLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func tlsConfig(c config.TLS) (*tls.Config, error) {
+	cert, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("server.tls: %w", err)
+	}
+	tc := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	if c.ClientCAFile != "" {
+		pem, err := os.ReadFile(c.ClientCAFile)
+		if err != nil {
+			return nil, fmt.Errorf("server.tls.client_ca_file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("server.tls.client_ca_file: no PEM certificates in %s", c.ClientCAFile)
+		}
+		tc.ClientCAs = pool
+		tc.ClientAuth = tls.VerifyClientCertIfGiven
+	}
+	return tc, nil
+}
+
+func newLogger(c config.Log, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(c.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

@@ -1,0 +1,366 @@
+// Package config loads Switchboard's YAML configuration: it finds the file,
+// expands ${VAR} references, decodes strictly (unknown keys are errors, with
+// their line), fills defaults, validates, and reloads the file atomically when
+// it changes (see Watcher). DESIGN.md §2 is the contract for the file format;
+// switchboard.example.yaml at the repository root documents every key.
+package config
+
+import (
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"reflect"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Config is the whole configuration. Values returned by Parse, Load and
+// Default have every default filled in and have been validated; treat them as
+// read-only and swap the whole value on reload.
+type Config struct {
+	Server    Server     `yaml:"server"`
+	Admin     Admin      `yaml:"admin"`
+	Store     Store      `yaml:"store"`
+	Redis     Redis      `yaml:"redis"`
+	Log       Log        `yaml:"log"`
+	Providers []Provider `yaml:"providers"`
+	Models    []Model    `yaml:"models"`
+	Keys      []Key      `yaml:"keys"`
+
+	// Source is the file the config came from, "" for the built-in defaults.
+	Source string `yaml:"-"`
+}
+
+// Server configures the HTTP listener.
+type Server struct {
+	// Listen is the address to listen on, host:port. Default 127.0.0.1:8080.
+	Listen string `yaml:"listen"`
+	// MaxBodyBytes bounds a request body; larger requests get 413 before the
+	// body is read whole. Default 10MiB.
+	MaxBodyBytes Size `yaml:"max_body_bytes"`
+	// TLS turns on HTTPS when CertFile and KeyFile are set.
+	TLS TLS `yaml:"tls"`
+	// ShutdownTimeout is how long SIGTERM waits for in-flight requests
+	// (streams included) before closing them. Default 30s.
+	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
+}
+
+// TLS names PEM files. CertFile and KeyFile are set together or not at all;
+// ClientCAFile additionally requires client certificates signed by that CA
+// (mTLS) and needs CertFile and KeyFile.
+type TLS struct {
+	CertFile     string `yaml:"cert_file"`
+	KeyFile      string `yaml:"key_file"`
+	ClientCAFile string `yaml:"client_ca_file"`
+}
+
+// Admin configures the admin API.
+type Admin struct {
+	// Key is the bearer key for /admin/v1. Empty means no admin key.
+	Key string `yaml:"key"`
+}
+
+// Store configures the database for keys, teams and usage.
+type Store struct {
+	// Driver is "sqlite" (embedded, the default) or "postgres".
+	Driver string `yaml:"driver"`
+	// DSN is the SQLite file path (default data/switchboard.db) or a
+	// postgres:// URL (required for postgres).
+	DSN string `yaml:"dsn"`
+}
+
+// Redis configures the optional shared state used across replicas.
+type Redis struct {
+	// URL is redis://, rediss:// or unix://; empty means in-memory state.
+	URL string `yaml:"url"`
+}
+
+// Log configures the process log.
+type Log struct {
+	Level  string `yaml:"level"`  // debug | info | warn | error; default info
+	Format string `yaml:"format"` // text | json; default text
+}
+
+// Provider types supported by this build.
+const (
+	TypeOpenAI    = "openai"
+	TypeAzure     = "azure"
+	TypeSimulator = "simulator"
+)
+
+// DefaultAzureAPIVersion is the api-version sent to Azure OpenAI when a
+// provider does not set api_version.
+const DefaultAzureAPIVersion = "2024-10-21"
+
+// Provider is one upstream account or server.
+type Provider struct {
+	// Name identifies the provider in targets and in provider/model requests;
+	// unique, no "/".
+	Name string `yaml:"name"`
+	// Type is openai, azure or simulator (anthropic, gemini, vertex and bedrock
+	// come later).
+	Type string `yaml:"type"`
+	// BaseURL is required for openai and azure, an absolute http(s) URL
+	// without a trailing slash (one is removed); for azure the resource
+	// endpoint https://{resource}.openai.azure.com.
+	BaseURL string `yaml:"base_url"`
+	// APIKeys are spread over requests; none means no auth header is sent.
+	APIKeys []string `yaml:"api_keys"`
+	// APIVersion is Azure's api-version query parameter; azure only, default
+	// DefaultAzureAPIVersion.
+	APIVersion string `yaml:"api_version"`
+	// Timeouts bound each upstream attempt.
+	Timeouts Timeouts `yaml:"timeouts"`
+	// MaxConcurrency bounds in-flight requests to this provider; 0 = unlimited.
+	MaxConcurrency int `yaml:"max_concurrency"`
+	// ExtraParams are request-body top-level fields this provider accepts
+	// beyond the OpenAI schema (e.g. top_k for vLLM); others are rejected.
+	ExtraParams []string `yaml:"extra_params"`
+	// Headers are sent upstream on every request.
+	Headers map[string]string `yaml:"headers"`
+	// Faults is an emulator fault spec applied to every request; simulator only.
+	Faults string `yaml:"faults"`
+}
+
+// Timeouts bound one upstream attempt. Zero or absent means the default.
+type Timeouts struct {
+	Connect   Duration `yaml:"connect"`    // TCP+TLS connect; default 5s
+	FirstByte Duration `yaml:"first_byte"` // until the response headers/first byte; default 60s
+	Total     Duration `yaml:"total"`      // the whole attempt, streaming included; default 10m
+}
+
+// Model is a name clients send, mapped to one or more provider targets.
+type Model struct {
+	Name    string   `yaml:"name"`
+	Targets []Target `yaml:"targets"` // at least one
+	// Fallbacks are other configured models tried, in order, when every
+	// target of this one fails before the first byte.
+	Fallbacks []string `yaml:"fallbacks"`
+}
+
+// Target is one provider deployment serving a Model.
+type Target struct {
+	Provider string `yaml:"provider"` // a configured provider's name
+	// Model is the upstream model name; default the Model's Name.
+	Model string `yaml:"model"`
+	// Weight is the target's relative share of traffic. Absent means 1; an
+	// explicit 0 keeps the target configured but sends it nothing (at least
+	// one target of a model must have weight > 0).
+	Weight int `yaml:"weight"`
+}
+
+// Key is a static client key, for set-ups without the admin API.
+type Key struct {
+	Name   string   `yaml:"name"`   // unique, shown in logs and usage
+	Key    string   `yaml:"key"`    // the secret clients send; unique, non-empty
+	Models []string `yaml:"models"` // models the key may use; empty = all
+	RPM    int      `yaml:"rpm"`    // requests per minute; 0 = unlimited
+	TPM    int      `yaml:"tpm"`    // tokens per minute; 0 = unlimited
+}
+
+// Defaults that Parse and Default fill in for absent or zero values.
+const (
+	DefaultListen          = "127.0.0.1:8080"
+	DefaultMaxBodyBytes    = 10 << 20 // 10MiB
+	DefaultShutdownTimeout = 30 * time.Second
+	DefaultStoreDriver     = "sqlite"
+	DefaultSQLiteDSN       = "data/switchboard.db"
+	DefaultConnectTimeout  = 5 * time.Second
+	DefaultFirstByte       = 60 * time.Second
+	DefaultTotalTimeout    = 10 * time.Minute
+)
+
+// Default returns the built-in configuration used when no file is found:
+// listen on 127.0.0.1:8080, 10MiB bodies, SQLite at data/switchboard.db, and
+// one model "demo" served by the built-in simulator provider.
+func Default() *Config {
+	c := &Config{}
+	fill(c, nil)
+	return c
+}
+
+// builtinProviders and builtinModels are used when a config names neither
+// providers nor models, so a file with only server.listen still serves demo.
+func builtinProviders() []Provider {
+	return []Provider{{Name: "simulator", Type: TypeSimulator}}
+}
+
+func builtinModels() []Model {
+	return []Model{{Name: "demo", Targets: []Target{{Provider: "simulator", Model: "demo", Weight: 1}}}}
+}
+
+// Load reads the file at path and parses it with the process environment.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("load config: %w", err)
+	}
+	return Parse(data, path, os.LookupEnv)
+}
+
+// Parse decodes, expands, defaults and validates a YAML config. source names
+// the file in messages and becomes Config.Source. lookupEnv resolves ${VAR}
+// (os.LookupEnv in production; nil means no variables are set).
+//
+// Any error is an *Error listing every problem with its line, e.g.
+//
+//	switchboard.yaml:14:5: unknown key "base_ur" in providers[0] (did you mean "base_url"?)
+func Parse(data []byte, source string, lookupEnv func(string) (string, bool)) (*Config, error) {
+	if lookupEnv == nil {
+		lookupEnv = func(string) (string, bool) { return "", false }
+	}
+	c := &Config{}
+	d := newDecoder(lookupEnv)
+	d.parseFile(data, reflect.ValueOf(c).Elem())
+	if len(d.problems) > 0 {
+		return nil, &Error{Source: source, Problems: d.problems}
+	}
+	fill(c, d.has)
+	c.Source = source
+	if ps := validate(c, d.fields); len(ps) > 0 {
+		return nil, &Error{Source: source, Problems: ps}
+	}
+	return c, nil
+}
+
+// fill sets defaults. has reports whether a path was written in the file;
+// nil means nothing was.
+func fill(c *Config, has func(string) bool) {
+	if has == nil {
+		has = func(string) bool { return false }
+	}
+	if c.Server.Listen == "" {
+		c.Server.Listen = DefaultListen
+	}
+	if c.Server.MaxBodyBytes == 0 {
+		c.Server.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if c.Server.ShutdownTimeout == 0 {
+		c.Server.ShutdownTimeout = Duration(DefaultShutdownTimeout)
+	}
+	c.Store.Driver = strings.ToLower(c.Store.Driver)
+	if c.Store.Driver == "" {
+		c.Store.Driver = DefaultStoreDriver
+	}
+	if c.Store.DSN == "" && c.Store.Driver == "sqlite" {
+		c.Store.DSN = DefaultSQLiteDSN
+	}
+	c.Log.Level = strings.ToLower(c.Log.Level)
+	if c.Log.Level == "" {
+		c.Log.Level = "info"
+	}
+	c.Log.Format = strings.ToLower(c.Log.Format)
+	if c.Log.Format == "" {
+		c.Log.Format = "text"
+	}
+	if len(c.Providers) == 0 && len(c.Models) == 0 {
+		c.Providers, c.Models = builtinProviders(), builtinModels()
+	}
+	for i := range c.Providers {
+		p := &c.Providers[i]
+		p.Type = strings.ToLower(p.Type)
+		p.BaseURL = strings.TrimRight(p.BaseURL, "/")
+		if p.Type == TypeAzure && p.APIVersion == "" {
+			p.APIVersion = DefaultAzureAPIVersion
+		}
+		t := &p.Timeouts
+		if t.Connect == 0 {
+			t.Connect = Duration(DefaultConnectTimeout)
+		}
+		if t.FirstByte == 0 {
+			t.FirstByte = Duration(DefaultFirstByte)
+		}
+		if t.Total == 0 {
+			t.Total = Duration(DefaultTotalTimeout)
+		}
+	}
+	for i := range c.Models {
+		m := &c.Models[i]
+		for j := range m.Targets {
+			t := &m.Targets[j]
+			if t.Model == "" {
+				t.Model = m.Name
+			}
+			if t.Weight == 0 && !has(fmt.Sprintf("models[%d].targets[%d].weight", i, j)) {
+				t.Weight = 1
+			}
+		}
+	}
+}
+
+// Resolve picks the config file: flagPath if non-empty, else
+// $SWITCHBOARD_CONFIG if set and non-empty, else ./switchboard.yaml if it
+// exists, else "" meaning the built-in defaults.
+func Resolve(flagPath string) string {
+	return resolve(flagPath, os.Getenv, os.Stat)
+}
+
+// DefaultFile is the file Resolve looks for in the working directory.
+const DefaultFile = "switchboard.yaml"
+
+func resolve(flagPath string, getenv func(string) string, stat func(string) (fs.FileInfo, error)) string {
+	if flagPath != "" {
+		return flagPath
+	}
+	if p := getenv("SWITCHBOARD_CONFIG"); p != "" {
+		return p
+	}
+	if fi, err := stat(DefaultFile); err == nil && !fi.IsDir() {
+		return DefaultFile
+	}
+	return ""
+}
+
+// Secrets returns every secret value in the config, each once, for scrubbing
+// errors and logs: provider api_keys, the admin key, static key values, the
+// password in store.dsn and redis.url, and the values of provider headers
+// whose name suggests a credential (Authorization, *key*, *token*, *secret*).
+// Empty values are left out.
+func (c *Config) Secrets() []string {
+	var out []string
+	add := func(s string) {
+		if s != "" && !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	add(c.Admin.Key)
+	for _, p := range c.Providers {
+		for _, k := range p.APIKeys {
+			add(k)
+		}
+		for name, v := range p.Headers {
+			if secretHeader(name) {
+				add(v)
+			}
+		}
+	}
+	for _, k := range c.Keys {
+		add(k.Key)
+	}
+	add(urlPassword(c.Store.DSN))
+	add(urlPassword(c.Redis.URL))
+	return out
+}
+
+func secretHeader(name string) bool {
+	n := strings.ToLower(name)
+	return strings.Contains(n, "authorization") || strings.Contains(n, "key") ||
+		strings.Contains(n, "token") || strings.Contains(n, "secret") || strings.Contains(n, "cookie")
+}
+
+// urlPassword returns the password of a URL DSN, or of a key=value DSN's
+// password= field, or "".
+func urlPassword(dsn string) string {
+	if u, err := url.Parse(dsn); err == nil && u.User != nil {
+		p, _ := u.User.Password()
+		return p
+	}
+	for f := range strings.FieldsSeq(dsn) {
+		if v, ok := strings.CutPrefix(f, "password="); ok {
+			return strings.Trim(v, "'")
+		}
+	}
+	return ""
+}

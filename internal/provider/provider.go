@@ -1,0 +1,229 @@
+// Package provider turns a configured upstream into something the gateway can
+// send requests to: the upstream URL and auth for each operation, one tuned
+// http.Transport per provider, its timeouts and its parameter allowlist.
+//
+// Only OpenAI-dialect upstreams exist so far: type openai (any
+// OpenAI-compatible server), azure (deployment URLs, api-key header,
+// api-version query) and simulator (the built-in emulator, served in-process).
+package provider
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"reflect"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/switchboard-gw/switchboard/internal/config"
+)
+
+// Op is an upstream operation.
+type Op int
+
+const (
+	// OpChat is POST chat/completions.
+	OpChat Op = iota
+	// OpEmbeddings is POST embeddings.
+	OpEmbeddings
+)
+
+func (o Op) path() string {
+	if o == OpEmbeddings {
+		return "/embeddings"
+	}
+	return "/chat/completions"
+}
+
+// Dialect names a wire format.
+type Dialect string
+
+// DialectOpenAI is the OpenAI Chat Completions / Embeddings wire format.
+const DialectOpenAI Dialect = "openai"
+
+// Provider is one configured upstream. It is immutable after Build and safe
+// for concurrent use; a config reload builds new Providers, reusing those whose
+// configuration did not change so their warm connections survive.
+type Provider struct {
+	Name     string
+	Type     string
+	Dialect  Dialect
+	Timeouts Timeouts
+
+	cfg       config.Provider
+	base      string // base URL without a trailing slash
+	keys      []string
+	next      atomic.Uint32
+	extra     map[string]bool
+	headers   http.Header
+	client    *http.Client
+	closeIdle func()
+}
+
+// Timeouts bound one upstream attempt. Connect covers dialing and the TLS
+// handshake; FirstByte runs from sending the request until the first byte of
+// the response body (not just the headers: a stream whose first event never
+// comes is as dead as a server that never answers); Total bounds the whole
+// exchange including streaming.
+type Timeouts struct {
+	Connect, FirstByte, Total time.Duration
+}
+
+// SimulatorFactory returns the in-process handler behind a simulator provider,
+// given its fault spec. It is injected so this package need not depend on the
+// emulator.
+type SimulatorFactory func(faults string) (http.Handler, error)
+
+// Build makes the Providers for cfgs. Providers in old whose configuration is
+// unchanged are reused as they are.
+func Build(cfgs []config.Provider, old map[string]*Provider, sim SimulatorFactory) (map[string]*Provider, error) {
+	out := make(map[string]*Provider, len(cfgs))
+	for _, c := range cfgs {
+		if p, ok := old[c.Name]; ok && reflect.DeepEqual(p.cfg, c) {
+			out[c.Name] = p
+			continue
+		}
+		p, err := newProvider(c, sim)
+		if err != nil {
+			return nil, fmt.Errorf("provider %q: %w", c.Name, err)
+		}
+		out[c.Name] = p
+	}
+	return out, nil
+}
+
+// CloseUnused closes the idle connections of providers in old that are not in
+// cur. In-flight requests on them finish normally.
+func CloseUnused(old, cur map[string]*Provider) {
+	for name, p := range old {
+		if cur[name] != p {
+			p.closeIdle()
+		}
+	}
+}
+
+func newProvider(c config.Provider, sim SimulatorFactory) (*Provider, error) {
+	p := &Provider{
+		Name:    c.Name,
+		Type:    c.Type,
+		Dialect: DialectOpenAI,
+		Timeouts: Timeouts{
+			Connect:   c.Timeouts.Connect.D(),
+			FirstByte: c.Timeouts.FirstByte.D(),
+			Total:     c.Timeouts.Total.D(),
+		},
+		cfg:     c,
+		base:    strings.TrimRight(c.BaseURL, "/"),
+		keys:    c.APIKeys,
+		extra:   make(map[string]bool, len(c.ExtraParams)),
+		headers: make(http.Header, len(c.Headers)),
+	}
+	for _, name := range c.ExtraParams {
+		p.extra[name] = true
+	}
+	for k, v := range c.Headers {
+		p.headers.Set(k, v)
+	}
+	switch c.Type {
+	case "openai", "azure":
+		if _, err := url.Parse(p.base); err != nil {
+			return nil, fmt.Errorf("base_url: %w", err)
+		}
+		t := newTransport(c)
+		p.client = &http.Client{Transport: t, CheckRedirect: noRedirects}
+		p.closeIdle = t.CloseIdleConnections
+	case "simulator":
+		if sim == nil {
+			return nil, fmt.Errorf("simulator providers are not available in this build")
+		}
+		h, err := sim(c.Faults)
+		if err != nil {
+			return nil, fmt.Errorf("faults: %w", err)
+		}
+		p.base = "http://simulator.internal/v1"
+		p.client = &http.Client{Transport: HandlerTransport{Handler: h}, CheckRedirect: noRedirects}
+		p.closeIdle = func() {}
+	default:
+		return nil, fmt.Errorf("unsupported type %q", c.Type)
+	}
+	return p, nil
+}
+
+// newTransport is the one tuned Transport of a provider. The defaults of
+// http.DefaultTransport keep only 2 idle connections per host, which under load
+// means a new TCP (and TLS) handshake for most requests; a gateway talks to few
+// hosts a lot, so it keeps many.
+func newTransport(c config.Provider) *http.Transport {
+	connect := c.Timeouts.Connect.D()
+	d := &net.Dialer{Timeout: connect, KeepAlive: 30 * time.Second}
+	return &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           d.DialContext,
+		TLSHandshakeTimeout:   connect,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          0,
+		MaxIdleConnsPerHost:   1024,
+		MaxConnsPerHost:       c.MaxConcurrency,
+		IdleConnTimeout:       90 * time.Second,
+		ExpectContinueTimeout: time.Second,
+		WriteBufferSize:       32 << 10,
+		ReadBufferSize:        32 << 10,
+	}
+}
+
+// noRedirects hands a 3xx back to the gateway as it is: an API never redirects
+// a POST, and following one could send the provider key to another host.
+func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+// AllowsParam reports whether the provider accepts a top-level request field
+// outside the OpenAI schema (config: extra_params).
+func (p *Provider) AllowsParam(name string) bool { return p.extra[name] }
+
+// NewRequest builds the upstream request for op on model, with body as the
+// request body (already rewritten for this upstream). API keys are spread over
+// requests round robin.
+func (p *Provider) NewRequest(ctx context.Context, op Op, model string, body []byte) (*http.Request, error) {
+	var target string
+	switch p.Type {
+	case "azure":
+		target = p.base + "/openai/deployments/" + url.PathEscape(model) + op.path() + "?api-version=" + url.QueryEscape(p.cfg.APIVersion)
+	default:
+		target = p.base + op.path()
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("%s: new request: %w", p.Name, err)
+	}
+	h := req.Header
+	for k, v := range p.headers {
+		h[k] = v
+	}
+	h.Set("Content-Type", "application/json")
+	if key := p.key(); key != "" {
+		if p.Type == "azure" {
+			h.Set("Api-Key", key)
+		} else {
+			h.Set("Authorization", "Bearer "+key)
+		}
+	}
+	return req, nil
+}
+
+func (p *Provider) key() string {
+	switch len(p.keys) {
+	case 0:
+		return ""
+	case 1:
+		return p.keys[0]
+	}
+	return p.keys[int(p.next.Add(1)-1)%len(p.keys)]
+}
+
+// Do sends req with the provider's client.
+func (p *Provider) Do(req *http.Request) (*http.Response, error) {
+	return p.client.Do(req)
+}

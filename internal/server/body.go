@@ -1,0 +1,74 @@
+package server
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+)
+
+// Buffers for request and response bodies are pooled: at thousands of
+// requests a second, allocating each body anew is most of the garbage the
+// gateway would make. Buffers that grew past maxPooled are dropped rather than
+// kept, so one huge request does not pin its memory forever.
+const (
+	initialBuf = 16 << 10
+	maxPooled  = 1 << 20
+)
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, initialBuf); return &b }}
+
+func getBuf() *[]byte { return bufPool.Get().(*[]byte) }
+
+func putBuf(b *[]byte) {
+	if cap(*b) > maxPooled {
+		return
+	}
+	*b = (*b)[:0]
+	bufPool.Put(b)
+}
+
+// readBody reads the request body into a pooled buffer, refusing bodies over
+// max before reading them whole: a declared Content-Length over the limit is
+// refused at once, and a chunked body is cut off one byte past it.
+func readBody(r *http.Request, max int64, buf *[]byte) ([]byte, error) {
+	if r.ContentLength > max {
+		return nil, tooLarge(max)
+	}
+	b, err := readAll(r.Body, max, (*buf)[:0])
+	*buf = b
+	if err == errTooLong {
+		return nil, tooLarge(max)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read request body: %w", err)
+	}
+	return b, nil
+}
+
+func tooLarge(max int64) *Error {
+	return &Error{Status: http.StatusRequestEntityTooLarge, Type: "invalid_request_error", Code: "request_too_large",
+		Message: fmt.Sprintf("request body is larger than the gateway's limit of %d bytes (server.max_body_bytes); send a smaller request or raise the limit", max)}
+}
+
+var errTooLong = fmt.Errorf("body over limit")
+
+// readAll appends r to dst until EOF, failing with errTooLong past max bytes.
+func readAll(r io.Reader, max int64, dst []byte) ([]byte, error) {
+	for {
+		if len(dst) == cap(dst) {
+			dst = append(dst, 0)[:len(dst)]
+		}
+		n, err := r.Read(dst[len(dst):cap(dst)])
+		dst = dst[:len(dst)+n]
+		if int64(len(dst)) > max {
+			return dst, errTooLong
+		}
+		if err == io.EOF {
+			return dst, nil
+		}
+		if err != nil {
+			return dst, err
+		}
+	}
+}

@@ -1,0 +1,166 @@
+package server
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"time"
+
+	"github.com/switchboard-gw/switchboard/internal/wire/openai"
+)
+
+// exchange is one request's state: the response writer the handler writes
+// through (it records status and whether anything was written) and what the
+// finish hop needs (DESIGN.md: receive → ... → finish).
+type exchange struct {
+	w  http.ResponseWriter
+	r  *http.Request
+	rt *runtime // the config generation this request runs on, fixed at arrival
+	id string
+
+	start       time.Time
+	status      int
+	wroteHeader bool
+	bytes       int64
+
+	key       string // key name, "" in open mode
+	model     string // model the client asked for
+	provider  string // provider that answered
+	upstream  string // upstream model
+	attempts  int
+	usage     openai.Usage
+	hasUsage  bool
+	ttfb      time.Duration // time to first byte written to the client
+	errClass  string
+	streaming bool
+}
+
+func (x *exchange) Header() http.Header { return x.w.Header() }
+
+func (x *exchange) WriteHeader(code int) {
+	if x.wroteHeader {
+		return
+	}
+	x.wroteHeader = true
+	x.status = code
+	x.w.WriteHeader(code)
+}
+
+func (x *exchange) Write(p []byte) (int, error) {
+	if !x.wroteHeader {
+		x.WriteHeader(http.StatusOK)
+	}
+	if x.bytes == 0 && len(p) > 0 {
+		x.ttfb = time.Since(x.start)
+	}
+	n, err := x.w.Write(p)
+	x.bytes += int64(n)
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach Flush on the real writer.
+func (x *exchange) Unwrap() http.ResponseWriter { return x.w }
+
+// handlerFunc is a handler that returns its error for one renderer to write.
+type handlerFunc func(x *exchange, r *http.Request) error
+
+// handle wraps h with the middleware every endpoint shares: request id,
+// panic recovery, error rendering and the request log line.
+func (s *Server) handle(h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		x := &exchange{w: w, r: r, rt: s.rt.Load(), start: time.Now()}
+		x.id = requestID(r.Header.Get("X-Request-Id"))
+		w.Header().Set("X-Request-Id", x.id)
+		defer s.finish(x)
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.log.LogAttrs(r.Context(), slog.LevelError, "panic", slog.String("request_id", x.id), slog.Any("panic", v))
+				if !x.wroteHeader {
+					s.writeError(x, errors.New("panic"))
+				}
+			}
+		}()
+		if err := h(x, r); err != nil {
+			switch {
+			case errors.Is(err, errClientGone) || (r.Context().Err() != nil && !x.wroteHeader):
+				x.status = statusClientClosed
+			case x.wroteHeader:
+				// Too late to render: a stream reports its own failure in-band.
+			default:
+				s.writeError(x, err)
+			}
+		}
+	})
+}
+
+// finish is the last hop: the request log line, and later usage and metrics.
+func (s *Server) finish(x *exchange) {
+	if x.status == 0 {
+		x.status = http.StatusOK
+	}
+	var buf [13]slog.Attr
+	attrs := append(buf[:0],
+		slog.String("request_id", x.id),
+		slog.String("method", x.r.Method),
+		slog.String("path", x.r.URL.Path),
+		slog.Int("status", x.status),
+		slog.Duration("latency", time.Since(x.start)),
+	)
+	if x.model != "" {
+		attrs = append(attrs,
+			slog.String("key", x.key),
+			slog.String("model", x.model),
+			slog.String("provider", x.provider),
+			slog.String("upstream_model", x.upstream),
+			slog.Int64("prompt_tokens", x.usage.PromptTokens),
+			slog.Int64("completion_tokens", x.usage.CompletionTokens),
+		)
+		if x.streaming {
+			attrs = append(attrs, slog.Duration("ttfb", x.ttfb))
+		}
+	}
+	if x.errClass != "" {
+		attrs = append(attrs, slog.String("error", x.errClass))
+	}
+	s.log.LogAttrs(context.WithoutCancel(x.r.Context()), slog.LevelInfo, "request", attrs...)
+}
+
+// requestID honours a sane incoming x-request-id (1–128 characters of
+// [A-Za-z0-9._:-]) so a client's id follows the request through the gateway,
+// and otherwise makes a new one.
+func requestID(in string) string {
+	if saneID(in) {
+		return in
+	}
+	var b [16]byte
+	u1, u2 := rand.Uint64(), rand.Uint64()
+	for i := range 8 {
+		b[i] = byte(u1 >> (8 * i))
+		b[8+i] = byte(u2 >> (8 * i))
+	}
+	out := make([]byte, 4+32)
+	copy(out, "req_")
+	hex.Encode(out[4:], b[:])
+	return string(out)
+}
+
+func saneID(s string) bool {
+	if len(s) == 0 || len(s) > 128 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '.', c == '_', c == ':', c == '-':
+		default:
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,526 @@
+package openai
+
+import (
+	"fmt"
+
+	"github.com/go-json-experiment/json/jsontext"
+)
+
+// Request is what the gateway reads from a Chat Completions or Embeddings
+// request body in one pass (see ScanChat and ScanEmbeddings). It also
+// remembers where the model and stream_options values are, for Rewrite.
+type Request struct {
+	// Model is the unescaped "model" value; never empty after a
+	// successful scan.
+	Model string
+	// Stream is the "stream" value; false when absent or null.
+	Stream bool
+	// IncludeUsage reports that stream_options.include_usage was true.
+	IncludeUsage bool
+	// MaxTokens is max_completion_tokens when present and non-null, else
+	// max_tokens, else 0.
+	MaxTokens int64
+	// User is the "user" value, "" when absent or null.
+	User string
+
+	scanned              bool
+	modelStart, modelEnd int  // span of the model string token
+	soStart, soEnd       int  // span of the stream_options value, -1 when absent
+	soMembers            bool // stream_options is an object with members
+	iuStart, iuEnd       int  // span of stream_options.include_usage value, -1 when absent
+	lastEnd              int  // end of the last top-level member value
+}
+
+// kinds is a set of JSON kinds a parameter accepts.
+type kinds uint8
+
+const (
+	kString kinds = 1 << iota
+	kNumber
+	kInteger // a number with an integral value that fits in int64
+	kBool
+	kObject
+	kArray
+)
+
+func (k kinds) allows(j jsontext.Kind) bool {
+	switch j {
+	case jsontext.KindString:
+		return k&kString != 0
+	case jsontext.KindNumber:
+		return k&(kNumber|kInteger) != 0
+	case jsontext.KindTrue, jsontext.KindFalse:
+		return k&kBool != 0
+	case jsontext.KindBeginObject:
+		return k&kObject != 0
+	case jsontext.KindBeginArray:
+		return k&kArray != 0
+	}
+	return false
+}
+
+// want describes k for error messages: "a number", "a string or an array".
+func (k kinds) want() string {
+	var s string
+	add := func(w string) {
+		if s != "" {
+			s += " or "
+		}
+		s += w
+	}
+	if k&kString != 0 {
+		add("a string")
+	}
+	if k&kNumber != 0 {
+		add("a number")
+	}
+	if k&kInteger != 0 {
+		add("an integer")
+	}
+	if k&kBool != 0 {
+		add("a boolean")
+	}
+	if k&kObject != 0 {
+		add("an object")
+	}
+	if k&kArray != 0 {
+		add("an array")
+	}
+	return s
+}
+
+// field identifies the parameters the scanner treats specially.
+type field uint8
+
+const (
+	fOther field = iota
+	fModel
+	fMessages
+	fInput
+	fStream
+	fStreamOptions
+	fMaxTokens
+	fMaxCompletionTokens
+	fUser
+	fEncodingFormat
+)
+
+// param is one row of a parameter table.
+type param struct {
+	kinds    kinds
+	field    field
+	required bool
+}
+
+// chatParam is the Chat Completions parameter table
+// (https://platform.openai.com/docs/api-reference/chat/create). A switch
+// on string(name) compiles to a lookup that does not allocate.
+func chatParam(name []byte) (param, bool) {
+	switch string(name) {
+	case "model":
+		return param{kString, fModel, true}, true
+	case "messages":
+		return param{kArray, fMessages, true}, true
+	case "stream":
+		return param{kBool, fStream, false}, true
+	case "stream_options":
+		return param{kObject, fStreamOptions, false}, true
+	case "temperature", "top_p", "presence_penalty", "frequency_penalty":
+		return param{kNumber, fOther, false}, true
+	case "max_tokens":
+		return param{kInteger, fMaxTokens, false}, true
+	case "max_completion_tokens":
+		return param{kInteger, fMaxCompletionTokens, false}, true
+	case "n", "seed", "top_logprobs":
+		return param{kInteger, fOther, false}, true
+	case "stop":
+		return param{kString | kArray, fOther, false}, true
+	case "tool_choice", "function_call":
+		return param{kString | kObject, fOther, false}, true
+	case "logprobs", "parallel_tool_calls", "store":
+		return param{kBool, fOther, false}, true
+	case "user":
+		return param{kString, fUser, false}, true
+	case "service_tier", "reasoning_effort", "safety_identifier", "prompt_cache_key", "verbosity":
+		return param{kString, fOther, false}, true
+	case "tools", "functions", "modalities":
+		return param{kArray, fOther, false}, true
+	case "logit_bias", "response_format", "metadata", "audio", "prediction", "web_search_options":
+		return param{kObject, fOther, false}, true
+	}
+	return param{}, false
+}
+
+// embeddingsParam is the Embeddings parameter table
+// (https://platform.openai.com/docs/api-reference/embeddings/create).
+func embeddingsParam(name []byte) (param, bool) {
+	switch string(name) {
+	case "model":
+		return param{kString, fModel, true}, true
+	case "input":
+		return param{kString | kArray, fInput, true}, true
+	case "encoding_format":
+		return param{kString, fEncodingFormat, false}, true
+	case "dimensions":
+		return param{kInteger, fOther, false}, true
+	case "user":
+		return param{kString, fUser, false}, true
+	}
+	return param{}, false
+}
+
+// ScanChat validates a Chat Completions request body and returns the fields
+// the gateway needs, in one pass and without decoding the body.
+//
+// It checks that body is one JSON object with no duplicate member names
+// (anywhere) and nothing after it, that every top-level member is a known
+// Chat Completions parameter of the right JSON type (null is accepted for
+// every optional one; integer parameters must be integral), that "model" is
+// a non-empty string, and that "messages" is a non-empty array of objects
+// each with a string "role". It does not look deeper into messages or any
+// other value. A top-level member outside the OpenAI schema is accepted
+// (and skipped) only when extra reports true for its name; extra may be
+// nil, allowing none.
+//
+// Errors are *SyntaxError for malformed JSON and *ParamError for schema
+// violations; both carry a user-facing message.
+func ScanChat(body []byte, extra func(name string) bool) (Request, error) {
+	return scan(body, extra, chatParam, true)
+}
+
+// ScanEmbeddings is ScanChat for an Embeddings request body: "model" (a
+// non-empty string) and "input" (a string or an array) are required;
+// "encoding_format" must be "float" or "base64"; "dimensions" an integer;
+// "user" a string. Stream and IncludeUsage are always false.
+func ScanEmbeddings(body []byte, extra func(name string) bool) (Request, error) {
+	return scan(body, extra, embeddingsParam, false)
+}
+
+func scan(body []byte, extra func(string) bool, table func([]byte) (param, bool), chat bool) (req Request, err error) {
+	d := getDecoder(body)
+	defer putDecoder(d)
+	req.soStart, req.soEnd, req.iuStart, req.iuEnd = -1, -1, -1, -1
+	var maxTokens, maxCompletion int64
+	var haveMaxCompletion, haveModel, haveMessages, haveInput bool
+
+	defer func() {
+		if err != nil {
+			if _, ok := err.(*ParamError); !ok {
+				if _, ok := err.(*SyntaxError); !ok {
+					err = syntaxError(err, body)
+				}
+			}
+			req = Request{}
+		}
+	}()
+
+	tok, err := d.dec.ReadToken()
+	if err != nil {
+		return req, err
+	}
+	if k := tok.Kind(); k != jsontext.KindBeginObject {
+		return req, notObjectError(k)
+	}
+	for {
+		end, err := d.endObject()
+		if err != nil {
+			return req, err
+		}
+		if end {
+			break
+		}
+		name, err := d.name()
+		if err != nil {
+			return req, err
+		}
+		p, known := table(name)
+		if !known {
+			if extra == nil || !extra(string(name)) {
+				return req, unknownParam(name)
+			}
+			if err := d.dec.SkipValue(); err != nil {
+				return req, err
+			}
+			req.lastEnd = int(d.dec.InputOffset())
+			continue
+		}
+		k := d.dec.PeekKind()
+		switch {
+		case k == jsontext.KindInvalid:
+			_, err := d.dec.ReadToken()
+			return req, err
+		case k == jsontext.KindNull:
+			if p.required {
+				if p.field == fModel {
+					return req, modelError()
+				}
+				return req, requiredParam(string(name))
+			}
+			if _, err := d.dec.ReadToken(); err != nil {
+				return req, err
+			}
+			if p.field == fStreamOptions {
+				req.soEnd = int(d.dec.InputOffset())
+				req.soStart = req.soEnd - len("null")
+			}
+			req.lastEnd = int(d.dec.InputOffset())
+			continue
+		case !p.kinds.allows(k):
+			if p.field == fModel {
+				return req, modelError()
+			}
+			return req, typeError(string(name), p.kinds.want(), k)
+		}
+
+		switch p.field {
+		case fModel:
+			v, err := d.dec.ReadValue()
+			if err != nil {
+				return req, err
+			}
+			if len(v) == 2 {
+				return req, modelError()
+			}
+			req.modelEnd = int(d.dec.InputOffset())
+			req.modelStart = req.modelEnd - len(v)
+			req.Model = string(d.unquote(v))
+			haveModel = true
+		case fUser:
+			v, err := d.dec.ReadValue()
+			if err != nil {
+				return req, err
+			}
+			req.User = string(d.unquote(v))
+		case fEncodingFormat:
+			v, err := d.dec.ReadValue()
+			if err != nil {
+				return req, err
+			}
+			if s := d.unquote(v); string(s) != "float" && string(s) != "base64" {
+				return req, &ParamError{Param: "encoding_format", Msg: fmt.Sprintf(`"encoding_format" must be "float" or "base64", got %s`, v)}
+			}
+		case fStream:
+			tok, err := d.dec.ReadToken()
+			if err != nil {
+				return req, err
+			}
+			req.Stream = tok.Bool()
+		case fMessages:
+			n, err := scanMessages(d)
+			if err != nil {
+				return req, err
+			}
+			if n == 0 {
+				return req, &ParamError{Param: "messages", Msg: `"messages" must be a non-empty array`}
+			}
+			haveMessages = true
+		case fInput:
+			if err := d.dec.SkipValue(); err != nil {
+				return req, err
+			}
+			haveInput = true
+		case fStreamOptions:
+			if err := scanStreamOptions(d, &req); err != nil {
+				return req, err
+			}
+		default:
+			if p.kinds&kInteger != 0 && k == jsontext.KindNumber {
+				v, err := d.dec.ReadValue()
+				if err != nil {
+					return req, err
+				}
+				n, ok := int64Value(v)
+				if !ok {
+					return req, &ParamError{Param: string(name), Msg: fmt.Sprintf("%q must be an integer, got %s", name, v)}
+				}
+				switch p.field {
+				case fMaxTokens:
+					maxTokens = n
+				case fMaxCompletionTokens:
+					maxCompletion, haveMaxCompletion = n, true
+				}
+			} else if err := d.dec.SkipValue(); err != nil {
+				return req, err
+			}
+		}
+		req.lastEnd = int(d.dec.InputOffset())
+	}
+	if err := d.finish(body); err != nil {
+		return req, err
+	}
+	switch {
+	case !haveModel:
+		return req, modelError()
+	case chat && !haveMessages:
+		return req, requiredParam("messages")
+	case !chat && !haveInput:
+		return req, requiredParam("input")
+	}
+	req.MaxTokens = maxTokens
+	if haveMaxCompletion {
+		req.MaxTokens = maxCompletion
+	}
+	req.scanned = true
+	return req, nil
+}
+
+func modelError() error {
+	return &ParamError{Param: "model", Msg: `"model" must be a non-empty string`}
+}
+
+// scanMessages checks that the messages array holds objects with a string
+// "role", without descending further, and returns its length.
+func scanMessages(d *decoder) (int, error) {
+	if _, err := d.dec.ReadToken(); err != nil { // '['
+		return 0, err
+	}
+	n := 0
+	for ; ; n++ {
+		k := d.dec.PeekKind()
+		switch k {
+		case jsontext.KindEndArray:
+			_, err := d.dec.ReadToken()
+			return n, err
+		case jsontext.KindInvalid:
+			_, err := d.dec.ReadToken()
+			return n, err
+		case jsontext.KindBeginObject:
+		default:
+			p := fmt.Sprintf("messages[%d]", n)
+			return n, &ParamError{Param: p, Msg: fmt.Sprintf("%q must be an object, got %s", p, kindName(k))}
+		}
+		if _, err := d.dec.ReadToken(); err != nil {
+			return n, err
+		}
+		haveRole := false
+		for {
+			end, err := d.endObject()
+			if err != nil {
+				return n, err
+			}
+			if end {
+				break
+			}
+			name, err := d.name()
+			if err != nil {
+				return n, err
+			}
+			if string(name) == "role" {
+				if k := d.dec.PeekKind(); k != jsontext.KindString && k != jsontext.KindInvalid {
+					p := fmt.Sprintf("messages[%d].role", n)
+					return n, &ParamError{Param: p, Msg: fmt.Sprintf("%q must be a string, got %s", p, kindName(k))}
+				}
+				haveRole = true
+			}
+			if err := d.dec.SkipValue(); err != nil {
+				return n, err
+			}
+		}
+		if !haveRole {
+			p := fmt.Sprintf("messages[%d].role", n)
+			return n, &ParamError{Param: p, Msg: fmt.Sprintf("%q is required", p)}
+		}
+	}
+}
+
+// scanStreamOptions reads the stream_options object, recording its span and
+// that of include_usage for Rewrite.
+func scanStreamOptions(d *decoder, req *Request) error {
+	if _, err := d.dec.ReadToken(); err != nil { // '{'
+		return err
+	}
+	req.soStart = int(d.dec.InputOffset()) - 1
+	for {
+		end, err := d.endObject()
+		if err != nil {
+			return err
+		}
+		if end {
+			break
+		}
+		req.soMembers = true
+		name, err := d.name()
+		if err != nil {
+			return err
+		}
+		if string(name) != "include_usage" {
+			if err := d.dec.SkipValue(); err != nil {
+				return err
+			}
+			continue
+		}
+		switch k := d.dec.PeekKind(); k {
+		case jsontext.KindTrue, jsontext.KindFalse, jsontext.KindNull:
+			tok, err := d.dec.ReadToken()
+			if err != nil {
+				return err
+			}
+			lit := len("true")
+			if tok.Kind() == jsontext.KindFalse {
+				lit = len("false")
+			}
+			req.IncludeUsage = tok.Kind() == jsontext.KindTrue
+			req.iuEnd = int(d.dec.InputOffset())
+			req.iuStart = req.iuEnd - lit
+		case jsontext.KindInvalid:
+			_, err := d.dec.ReadToken()
+			return err
+		default:
+			return typeError("stream_options.include_usage", "a boolean", k)
+		}
+	}
+	req.soEnd = int(d.dec.InputOffset())
+	return nil
+}
+
+// Rewrite appends to dst the request body with the model value replaced by
+// model, JSON-quoted (invalid UTF-8 in model becomes U+FFFD), and returns
+// the extended buffer. When forceUsage is true and the request streams
+// without include_usage already true, it also makes
+// stream_options.include_usage true so the upstream reports usage: it
+// inserts "stream_options":{"include_usage":true} after the last member when
+// stream_options is absent, replaces a null stream_options with that object,
+// sets an existing include_usage member to true, or inserts
+// "include_usage":true as the first member of an existing object, keeping
+// the others. Every other byte of body is copied unchanged.
+//
+// body must be the exact bytes r was scanned from. A Request that did not
+// come from a successful ScanChat or ScanEmbeddings makes Rewrite copy body
+// unchanged.
+func (r *Request) Rewrite(dst, body []byte, model string, forceUsage bool) []byte {
+	if !r.scanned {
+		return append(dst, body...)
+	}
+	usageAt, usageEnd := -1, -1 // span replaced by (or insertion point of) the usage edit
+	var usage string
+	if forceUsage && r.Stream && !r.IncludeUsage {
+		switch {
+		case r.soStart < 0:
+			usageAt, usageEnd, usage = r.lastEnd, r.lastEnd, `,"stream_options":{"include_usage":true}`
+		case r.iuStart >= 0:
+			usageAt, usageEnd, usage = r.iuStart, r.iuEnd, "true"
+		case body[r.soStart] == 'n': // null
+			usageAt, usageEnd, usage = r.soStart, r.soEnd, `{"include_usage":true}`
+		case r.soMembers:
+			usageAt, usageEnd, usage = r.soStart+1, r.soStart+1, `"include_usage":true,`
+		default:
+			usageAt, usageEnd, usage = r.soStart+1, r.soStart+1, `"include_usage":true`
+		}
+	}
+	pos := 0
+	if usageAt >= 0 && usageAt < r.modelStart {
+		dst = append(dst, body[:usageAt]...)
+		dst = append(dst, usage...)
+		pos = usageEnd
+		usageAt = -1
+	}
+	dst = append(dst, body[pos:r.modelStart]...)
+	dst, _ = jsontext.AppendQuote(dst, model) // on invalid UTF-8 the output is still valid
+	pos = r.modelEnd
+	if usageAt >= 0 {
+		dst = append(dst, body[pos:usageAt]...)
+		dst = append(dst, usage...)
+		pos = usageEnd
+	}
+	return append(dst, body[pos:]...)
+}
