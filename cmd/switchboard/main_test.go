@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -164,5 +165,35 @@ func TestRunCommands(t *testing.T) {
 	}
 	if err := run([]string{"bench"}, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "not available") {
 		t.Errorf("bench: %v, want a clear not-available error", err)
+	}
+}
+
+// TestServeReloadsOnSIGHUP: SIGHUP re-reads the config file (DESIGN.md §2).
+func TestServeReloadsOnSIGHUP(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "switchboard.yaml")
+	addr := freeAddr(t)
+	if err := os.WriteFile(path, []byte("server: {listen: \""+addr+"\"}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	logs := &lockedBuffer{}
+	errc := make(chan error, 1)
+	go func() { errc <- serve(ctx, []string{"--config", path}, logs) }()
+	waitUp(t, "http://"+addr+"/healthz")
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(logs.String(), "config reloaded on SIGHUP") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no reload after SIGHUP; log:\n%s", logs)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	if err := <-errc; err != nil {
+		t.Errorf("serve: %v", err)
 	}
 }

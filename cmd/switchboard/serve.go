@@ -179,7 +179,7 @@ func tlsConfig(c config.TLS) (*tls.Config, error) {
 			return nil, fmt.Errorf("server.tls.client_ca_file: no PEM certificates in %s", c.ClientCAFile)
 		}
 		tc.ClientCAs = pool
-		tc.ClientAuth = tls.VerifyClientCertIfGiven
+		tc.ClientAuth = tls.RequireAndVerifyClientCert
 	}
 	return tc, nil
 }

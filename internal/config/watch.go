@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -190,6 +191,14 @@ func (w *Watcher) reloadIfChanged() (bool, error) {
 
 // load parses data and applies it; w.mu is held.
 func (w *Watcher) load(data []byte) error {
+	// An empty file parses as the built-in defaults, which would silently
+	// replace a real config with the demo one. On reload it is far more
+	// likely a file caught half-written by an editor, so it is refused.
+	if len(bytes.TrimSpace(data)) == 0 {
+		err := fmt.Errorf("load config: %s is empty (caught mid-write?); not replacing the running config with built-in defaults", w.path)
+		w.reject(err)
+		return err
+	}
 	cfg, err := Parse(data, w.path, os.LookupEnv)
 	if err == nil && w.apply != nil {
 		if aerr := w.apply(cfg); aerr != nil {

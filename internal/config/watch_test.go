@@ -185,6 +185,18 @@ func TestWatcherRejectsBadFile(t *testing.T) {
 	h.waitApplied(t, "127.0.0.1:3003")
 }
 
+// TestWatcherRefusesEmptyFile: an empty file would parse as the built-in
+// defaults; on reload it is refused instead of replacing a real config.
+func TestWatcherRefusesEmptyFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "switchboard.yaml")
+	h := startWatcher(t, path, listenConfig("127.0.0.1:1001"), nil)
+	writeAtomic(t, path, "\n  \n")
+	if err := h.w.Reload(); err == nil || !strings.Contains(err.Error(), "is empty") {
+		t.Errorf("Reload() of an empty file = %v, want an error saying it is empty", err)
+	}
+	h.assertNoApply(t)
+}
+
 func TestWatcherApplyError(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "switchboard.yaml")
 	h := startWatcher(t, path, listenConfig("127.0.0.1:1001"), func(c *Config) error {

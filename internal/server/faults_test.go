@@ -171,3 +171,20 @@ func waitFor(t *testing.T, cond func() bool, what string) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestProviderHeaders: a provider's configured headers reach the upstream on
+// every request — here the emulator's per-request fault header.
+func TestProviderHeaders(t *testing.T) {
+	up := newUpstream(t, emulator.Options{})
+	cfg := strings.Replace(faultConfig, "    api_keys:", "    headers: {x-mock-fault: \"status=429;times=1\", OpenAI-Project: proj_1}\n    api_keys:", 1)
+	gw := newGateway(t, cfg, up)
+	if res := do(t, "POST", gw.URL+"/v1/chat/completions", chatBody); res.status != 429 {
+		t.Errorf("first request: %d, want the scripted 429", res.status)
+	}
+	if rec := up.next(t); rec.Header.Get("Openai-Project") != "proj_1" {
+		t.Errorf("upstream headers = %v, want OpenAI-Project", rec.Header)
+	}
+	if res := do(t, "POST", gw.URL+"/v1/chat/completions", chatBody); res.status != 200 {
+		t.Errorf("second request: %d, want 200 after times=1", res.status)
+	}
+}
