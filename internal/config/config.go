@@ -28,6 +28,7 @@ type Config struct {
 	Providers []Provider `yaml:"providers"`
 	Models    []Model    `yaml:"models"`
 	Keys      []Key      `yaml:"keys"`
+	Routing   Routing    `yaml:"routing"`
 
 	// Source is the file the config came from, "" for the built-in defaults.
 	Source string `yaml:"-"`
@@ -138,6 +139,52 @@ type Model struct {
 	// Fallbacks are other configured models tried, in order, when every
 	// target of this one fails before the first byte.
 	Fallbacks []string `yaml:"fallbacks"`
+	// FallbackOn lists the failure classes that move a request on to the
+	// fallbacks: rate_limit, server_error, timeout, context_window,
+	// content_policy. Default [rate_limit, server_error, timeout,
+	// context_window].
+	FallbackOn []string `yaml:"fallback_on"`
+	// Strategy picks among the targets: weighted (default, random by
+	// weight), least_inflight, or latency (EWMA of time to first byte, power
+	// of two choices).
+	Strategy string `yaml:"strategy"`
+	// Sticky makes the weighted choice a hash of the end user ("user": the
+	// request's user field, else the key) or of the key ("key"), so the same
+	// caller always gets the same target: a sticky canary. Default "" (random).
+	Sticky string `yaml:"sticky"`
+	// Retries is how many more attempts a request may make on this model's
+	// targets after the first fails with a retryable class (rate_limit,
+	// server_error, timeout). Default 2; 0 turns retries off.
+	Retries int `yaml:"retries"`
+}
+
+// Routing holds the gateway-wide resilience settings.
+type Routing struct {
+	// RetryBudget is the share of requests that may be retried, over time:
+	// each request earns RetryBudget of a retry, each retry spends one. 1.0
+	// means retries can at most double the upstream load. Default 0.2.
+	RetryBudget float64 `yaml:"retry_budget"`
+	// BackoffBase and BackoffMax shape the exponential backoff with full
+	// jitter between retries of the same target. Defaults 100ms and 5s.
+	BackoffBase Duration `yaml:"backoff_base"`
+	BackoffMax  Duration `yaml:"backoff_max"`
+	// MaxRetryWait is the longest retry-after hint the gateway waits for;
+	// past it the target is skipped for that long instead. Default 10s.
+	MaxRetryWait Duration `yaml:"max_retry_wait"`
+	// Breaker is the per-deployment circuit breaker.
+	Breaker Breaker `yaml:"breaker"`
+}
+
+// Breaker opens a deployment's circuit when, over Window, at least
+// MinRequests were made and FailureRate of them failed (server errors and
+// timeouts); after Cooldown it lets Probes requests through (half-open) and
+// closes again on their success.
+type Breaker struct {
+	FailureRate float64  `yaml:"failure_rate"` // default 0.5
+	MinRequests int      `yaml:"min_requests"` // default 10
+	Window      Duration `yaml:"window"`       // default 30s
+	Cooldown    Duration `yaml:"cooldown"`     // default 30s
+	Probes      int      `yaml:"probes"`       // default 1
 }
 
 // Target is one provider deployment serving a Model.
@@ -170,7 +217,23 @@ const (
 	DefaultConnectTimeout  = 5 * time.Second
 	DefaultFirstByte       = 60 * time.Second
 	DefaultTotalTimeout    = 10 * time.Minute
+	DefaultRetries         = 2
+	DefaultRetryBudget     = 0.2
+	DefaultBackoffBase     = 100 * time.Millisecond
+	DefaultBackoffMax      = 5 * time.Second
+	DefaultMaxRetryWait    = 10 * time.Second
+	DefaultBreakerRate     = 0.5
+	DefaultBreakerMin      = 10
+	DefaultBreakerWindow   = 30 * time.Second
+	DefaultBreakerCooldown = 30 * time.Second
 )
+
+// DefaultFallbackOn is the failure classes that move a request to a model's
+// fallbacks when fallback_on is absent.
+var DefaultFallbackOn = []string{"rate_limit", "server_error", "timeout", "context_window"}
+
+// FailureClasses are the values fallback_on accepts.
+var FailureClasses = []string{"rate_limit", "server_error", "timeout", "context_window", "content_policy"}
 
 // Default returns the built-in configuration used when no file is found:
 // listen on 127.0.0.1:8080, 10MiB bodies, SQLite at data/switchboard.db, and
@@ -276,6 +339,7 @@ func fill(c *Config, has func(string) bool) {
 			t.Total = Duration(DefaultTotalTimeout)
 		}
 	}
+	fillRouting(&c.Routing, has)
 	for i := range c.Models {
 		m := &c.Models[i]
 		for j := range m.Targets {
@@ -287,6 +351,17 @@ func fill(c *Config, has func(string) bool) {
 				t.Weight = 1
 			}
 		}
+		if m.Retries == 0 && !has(fmt.Sprintf("models[%d].retries", i)) {
+			m.Retries = DefaultRetries
+		}
+		if m.FallbackOn == nil {
+			m.FallbackOn = DefaultFallbackOn
+		}
+		m.Strategy = strings.ToLower(m.Strategy)
+		if m.Strategy == "" {
+			m.Strategy = "weighted"
+		}
+		m.Sticky = strings.ToLower(m.Sticky)
 	}
 }
 
@@ -363,4 +438,31 @@ func urlPassword(dsn string) string {
 		}
 	}
 	return ""
+}
+
+func fillRouting(r *Routing, has func(string) bool) {
+	if r.RetryBudget == 0 && !has("routing.retry_budget") {
+		r.RetryBudget = DefaultRetryBudget
+	}
+	setDuration(&r.BackoffBase, DefaultBackoffBase)
+	setDuration(&r.BackoffMax, DefaultBackoffMax)
+	setDuration(&r.MaxRetryWait, DefaultMaxRetryWait)
+	b := &r.Breaker
+	if b.FailureRate == 0 {
+		b.FailureRate = DefaultBreakerRate
+	}
+	if b.MinRequests == 0 {
+		b.MinRequests = DefaultBreakerMin
+	}
+	setDuration(&b.Window, DefaultBreakerWindow)
+	setDuration(&b.Cooldown, DefaultBreakerCooldown)
+	if b.Probes == 0 {
+		b.Probes = 1
+	}
+}
+
+func setDuration(d *Duration, def time.Duration) {
+	if *d == 0 {
+		*d = Duration(def)
+	}
 }

@@ -51,7 +51,11 @@ func TestDefault(t *testing.T) {
 		Store:     Store{Driver: "sqlite", DSN: "data/switchboard.db"},
 		Log:       Log{Level: "info", Format: "text"},
 		Providers: []Provider{{Name: "simulator", Type: "simulator", Timeouts: defaultTimeouts()}},
-		Models:    []Model{{Name: "demo", Targets: []Target{{Provider: "simulator", Model: "demo", Weight: 1}}}},
+		Models: []Model{{Name: "demo", Targets: []Target{{Provider: "simulator", Model: "demo", Weight: 1}},
+			FallbackOn: DefaultFallbackOn, Strategy: "weighted", Retries: 2}},
+		Routing: Routing{RetryBudget: 0.2, BackoffBase: Duration(100 * time.Millisecond), BackoffMax: Duration(5 * time.Second),
+			MaxRetryWait: Duration(10 * time.Second),
+			Breaker:      Breaker{FailureRate: 0.5, MinRequests: 10, Window: Duration(30 * time.Second), Cooldown: Duration(30 * time.Second), Probes: 1}},
 	}
 	if diff := cmp.Diff(want, Default()); diff != "" {
 		t.Errorf("Default() mismatch (-want +got):\n%s", diff)
@@ -74,6 +78,36 @@ func TestDefault(t *testing.T) {
 	got := mustParse(t, "server:\n  listen: 0.0.0.0:9000\n", nil)
 	if got.Server.Listen != "0.0.0.0:9000" || len(got.Models) != 1 || got.Models[0].Name != "demo" {
 		t.Errorf("Parse(listen only) = listen %q, models %v; want 0.0.0.0:9000 and the demo model", got.Server.Listen, got.Models)
+	}
+}
+
+func TestRoutingConfig(t *testing.T) {
+	got := mustParse(t, `
+routing: {retry_budget: 0, breaker: {failure_rate: 0.25, min_requests: 4, cooldown: 2s}}
+providers: [{name: p, type: simulator}]
+models:
+  - {name: m, targets: [{provider: p}], retries: 0, strategy: Latency, sticky: user, fallback_on: [content_policy]}
+`, nil)
+	if r := got.Routing; r.RetryBudget != 0 || r.Breaker.FailureRate != 0.25 || r.Breaker.MinRequests != 4 || r.Breaker.Cooldown.D() != 2*time.Second || r.Breaker.Window.D() != 30*time.Second {
+		t.Errorf("routing = %+v", r)
+	}
+	m := got.Models[0]
+	if m.Retries != 0 || m.Strategy != "latency" || m.Sticky != "user" || len(m.FallbackOn) != 1 || m.FallbackOn[0] != "content_policy" {
+		t.Errorf("model = %+v", m)
+	}
+	for _, tc := range []struct{ in, want string }{
+		{"routing: {retry_budget: 1.5}", "routing.retry_budget"},
+		{"routing: {retry_budget: lots}", "want a number"},
+		{"routing: {breaker: {failure_rate: 2}}", "failure_rate"},
+		{"providers: [{name: p, type: simulator}]\nmodels: [{name: m, targets: [{provider: p}], strategy: fastest}]", "unknown strategy"},
+		{"providers: [{name: p, type: simulator}]\nmodels: [{name: m, targets: [{provider: p}], sticky: team}]", "unknown sticky"},
+		{"providers: [{name: p, type: simulator}]\nmodels: [{name: m, targets: [{provider: p}], fallback_on: [oops]}]", "unknown failure class"},
+		{"providers: [{name: p, type: simulator}]\nmodels: [{name: m, targets: [{provider: p}], retries: -1}]", "retries"},
+	} {
+		_, err := Parse([]byte(tc.in), "test.yaml", func(string) (string, bool) { return "", false })
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Parse(%q) = %v, want an error mentioning %q", tc.in, err, tc.want)
+		}
 	}
 }
 

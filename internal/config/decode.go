@@ -259,6 +259,17 @@ func (d *decoder) decode(orig ast.Node, v reflect.Value, path string) {
 				return
 			}
 			v.SetInt(i)
+		case reflect.Float64:
+			s, _, ok := d.scalar(n, path, "a number")
+			if !ok || d.fields[path].null {
+				return
+			}
+			f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+			if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+				d.problemAt(n, path, "%s: want a number, got %s", path, d.show(path, s))
+				return
+			}
+			v.SetFloat(f)
 		case reflect.Struct:
 			d.decodeStruct(n, v, path)
 		case reflect.Slice:

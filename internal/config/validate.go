@@ -61,6 +61,7 @@ func validate(c *Config, fields map[string]fieldInfo) []Problem {
 	providers := v.providers(c)
 	v.models(c, providers)
 	v.keys(c)
+	v.routing(c)
 	return v.problems
 }
 
@@ -237,6 +238,24 @@ func (v *validator) models(c *Config, providers map[string]int) {
 		if len(m.Targets) > 0 && !positive {
 			v.errorf(at+".targets", "every weight is 0; at least one target needs weight > 0")
 		}
+		switch m.Strategy {
+		case "weighted", "least_inflight", "latency":
+		default:
+			v.errorf(at+".strategy", "unknown strategy %s: use weighted, least_inflight or latency", v.show(at+".strategy", m.Strategy))
+		}
+		switch m.Sticky {
+		case "", "user", "key":
+		default:
+			v.errorf(at+".sticky", "unknown sticky %s: use user or key, or leave it out", v.show(at+".sticky", m.Sticky))
+		}
+		if m.Retries < 0 {
+			v.errorf(at+".retries", "must not be negative (0 turns retries off)")
+		}
+		for j, cl := range m.FallbackOn {
+			if !slices.Contains(FailureClasses, cl) {
+				v.errorf(fmt.Sprintf("%s.fallback_on[%d]", at, j), "unknown failure class %s: use %s", v.show(fmt.Sprintf("%s.fallback_on[%d]", at, j), cl), strings.Join(FailureClasses, ", "))
+			}
+		}
 		for j, f := range m.Fallbacks {
 			fp := fmt.Sprintf("%s.fallbacks[%d]", at, j)
 			switch _, ok := names[f]; {
@@ -280,5 +299,25 @@ func (v *validator) keys(c *Config) {
 		if k.TPM < 0 {
 			v.errorf(at+".tpm", "must not be negative (0 means unlimited)")
 		}
+	}
+}
+
+func (v *validator) routing(c *Config) {
+	r := c.Routing
+	if r.RetryBudget < 0 || r.RetryBudget > 1 {
+		v.errorf("routing.retry_budget", "must be between 0 and 1 (1 lets retries at most double the upstream load)")
+	}
+	if r.BackoffBase > r.BackoffMax {
+		v.errorf("routing.backoff_base", "must not exceed routing.backoff_max")
+	}
+	b := r.Breaker
+	if b.FailureRate <= 0 || b.FailureRate > 1 {
+		v.errorf("routing.breaker.failure_rate", "must be in (0, 1], e.g. 0.5")
+	}
+	if b.MinRequests < 1 {
+		v.errorf("routing.breaker.min_requests", "must be at least 1")
+	}
+	if b.Probes < 1 {
+		v.errorf("routing.breaker.probes", "must be at least 1")
 	}
 }

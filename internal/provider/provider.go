@@ -57,6 +57,7 @@ type Provider struct {
 	cfg       config.Provider
 	base      string // base URL without a trailing slash
 	keys      []string
+	coolUntil []atomic.Int64 // per key: unix nanos until which it is skipped after a 429
 	next      atomic.Uint32
 	extra     map[string]bool
 	headers   http.Header
@@ -116,11 +117,12 @@ func newProvider(c config.Provider, sim SimulatorFactory) (*Provider, error) {
 			FirstByte: c.Timeouts.FirstByte.D(),
 			Total:     c.Timeouts.Total.D(),
 		},
-		cfg:     c,
-		base:    strings.TrimRight(c.BaseURL, "/"),
-		keys:    c.APIKeys,
-		extra:   make(map[string]bool, len(c.ExtraParams)),
-		headers: make(http.Header, len(c.Headers)),
+		cfg:       c,
+		base:      strings.TrimRight(c.BaseURL, "/"),
+		keys:      c.APIKeys,
+		coolUntil: make([]atomic.Int64, len(c.APIKeys)),
+		extra:     make(map[string]bool, len(c.ExtraParams)),
+		headers:   make(http.Header, len(c.Headers)),
 	}
 	for _, name := range c.ExtraParams {
 		p.extra[name] = true
@@ -185,8 +187,9 @@ func (p *Provider) AllowsParam(name string) bool { return p.extra[name] }
 
 // NewRequest builds the upstream request for op on model, with body as the
 // request body (already rewritten for this upstream). API keys are spread over
-// requests round robin.
-func (p *Provider) NewRequest(ctx context.Context, op Op, model string, body []byte) (*http.Request, error) {
+// requests round robin, skipping keys cooling down after a 429; key is the
+// index of the key used, for CoolKey.
+func (p *Provider) NewRequest(ctx context.Context, op Op, model string, body []byte) (req *http.Request, key int, err error) {
 	var target string
 	switch p.Type {
 	case "azure":
@@ -194,33 +197,77 @@ func (p *Provider) NewRequest(ctx context.Context, op Op, model string, body []b
 	default:
 		target = p.base + op.path()
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
+	req, err = http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
 	if err != nil {
-		return nil, fmt.Errorf("%s: new request: %w", p.Name, err)
+		return nil, 0, fmt.Errorf("%s: new request: %w", p.Name, err)
 	}
 	h := req.Header
 	for k, v := range p.headers {
 		h[k] = v
 	}
 	h.Set("Content-Type", "application/json")
-	if key := p.key(); key != "" {
+	key = p.pickKey()
+	if key >= 0 {
 		if p.Type == "azure" {
-			h.Set("Api-Key", key)
+			h.Set("Api-Key", p.keys[key])
 		} else {
-			h.Set("Authorization", "Bearer "+key)
+			h.Set("Authorization", "Bearer "+p.keys[key])
 		}
 	}
-	return req, nil
+	return req, key, nil
 }
 
-func (p *Provider) key() string {
-	switch len(p.keys) {
+// pickKey returns the next key round robin that is not cooling down; when
+// all are, the one whose cool-down ends first. -1 means no keys.
+func (p *Provider) pickKey() int {
+	n := len(p.keys)
+	switch n {
 	case 0:
-		return ""
+		return -1
 	case 1:
-		return p.keys[0]
+		return 0
 	}
-	return p.keys[int(p.next.Add(1)-1)%len(p.keys)]
+	start := int(p.next.Add(1)-1) % n
+	now := time.Now().UnixNano()
+	best, bestUntil := start, int64(0)
+	for j := range n {
+		i := (start + j) % n
+		until := p.coolUntil[i].Load()
+		if until <= now {
+			return i
+		}
+		if j == 0 || until < bestUntil {
+			best, bestUntil = i, until
+		}
+	}
+	return best
+}
+
+// CoolKey makes key i skipped for d, after the upstream rate limited it.
+// With one key there is nothing to switch to, and it is a no-op.
+func (p *Provider) CoolKey(i int, d time.Duration) {
+	if i < 0 || i >= len(p.keys) || len(p.keys) < 2 || d <= 0 {
+		return
+	}
+	p.coolUntil[i].Store(time.Now().Add(d).UnixNano())
+}
+
+// HasFreeKey reports whether some key is not cooling down (false with no
+// keys or a single one: there is nothing to switch to).
+func (p *Provider) HasFreeKey() bool {
+	cooling, total := p.KeysCooling()
+	return total > 1 && cooling < total
+}
+
+// KeysCooling counts the keys currently cooling down.
+func (p *Provider) KeysCooling() (cooling, total int) {
+	now := time.Now().UnixNano()
+	for i := range p.coolUntil {
+		if p.coolUntil[i].Load() > now {
+			cooling++
+		}
+	}
+	return cooling, len(p.keys)
 }
 
 // Do sends req with the provider's client.

@@ -15,7 +15,7 @@ func testTable() *Table {
 			{Name: "plain", Targets: []config.Target{{Provider: "openai", Weight: 1}}},
 			{Name: "openai/pinned", Targets: []config.Target{{Provider: "azure", Model: "x", Weight: 1}}},
 		},
-	})
+	}, NewHealth(config.Default().Routing.Breaker))
 }
 
 func TestLookup(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/switchboard-gw/switchboard/internal/wire/openai"
 )
@@ -19,7 +20,32 @@ type Error struct {
 	Param      string // the request field at fault; "" renders as null
 	Message    string // what went wrong and what to change
 	RetryAfter string // seconds, sent as retry-after on 429 and 503
+
+	// class is the failure class routing acts on (see classify); hint is the
+	// upstream's retry-after or rate-limit reset, when it gave one.
+	class string
+	hint  time.Duration
 }
+
+// Failure classes of upstream attempts. The first five are the values of a
+// model's fallback_on; retryable ones may be retried on the same model.
+const (
+	classRateLimit     = "rate_limit"
+	classServerError   = "server_error"
+	classTimeout       = "timeout"
+	classContextWindow = "context_window"
+	classContentPolicy = "content_policy"
+	classQuota         = "quota"  // insufficient_quota: never retried
+	classClient        = "client" // the request itself is at fault
+)
+
+func retryable(class string) bool {
+	return class == classRateLimit || class == classServerError || class == classTimeout
+}
+
+// unhealthy reports whether a class says the deployment itself is failing
+// (it counts towards its circuit breaker).
+func unhealthy(class string) bool { return class == classServerError || class == classTimeout }
 
 func (e *Error) Error() string { return e.Message }
 
@@ -49,11 +75,11 @@ func notFound(code, msg string) *Error {
 }
 
 func badGateway(msg string) *Error {
-	return &Error{Status: http.StatusBadGateway, Type: "upstream_error", Code: "bad_upstream_response", Message: msg}
+	return &Error{Status: http.StatusBadGateway, Type: "upstream_error", Code: "bad_upstream_response", Message: msg, class: classServerError}
 }
 
 func gatewayTimeout(msg string) *Error {
-	return &Error{Status: http.StatusGatewayTimeout, Type: "timeout", Code: "upstream_timeout", Message: msg}
+	return &Error{Status: http.StatusGatewayTimeout, Type: "timeout", Code: "upstream_timeout", Message: msg, class: classTimeout}
 }
 
 // toError maps any handler error to an *Error.

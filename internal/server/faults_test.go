@@ -14,7 +14,9 @@ import (
 
 const streamBody = `{"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":"What is the capital of Mexico?"}]}`
 
-// faultConfig gives the provider short timeouts so timeout faults are quick.
+// faultConfig gives the provider short timeouts so timeout faults are quick,
+// and turns retries off: these tests map one upstream answer to what the
+// client gets (routing_test.go covers retries and fallbacks).
 const faultConfig = `
 providers:
   - name: oai
@@ -25,6 +27,7 @@ providers:
 models:
   - name: gpt-4o
     targets: [{provider: oai, model: gpt-4o}]
+    retries: 0
 `
 
 // TestUpstreamFaults drives every emulator fault through the gateway and

@@ -129,6 +129,7 @@ providers:
 models:
   - name: gpt-4o
     targets: [{provider: oai, model: gpt-4o-2024-08-06}]
+    retries: 0
   - name: azure-4o
     targets: [{provider: az, model: gpt4o-prod}]
   - name: embed

@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
+	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"time"
 
+	"github.com/switchboard-gw/switchboard/internal/config"
 	"github.com/switchboard-gw/switchboard/internal/provider"
 	"github.com/switchboard-gw/switchboard/internal/route"
 	"github.com/switchboard-gw/switchboard/internal/wire/openai"
@@ -66,18 +69,165 @@ func (s *Server) proxy(x *exchange, r *http.Request, op provider.Op) error {
 	if !allows(key, req.Model) {
 		return forbidden(fmt.Sprintf("key %q is not allowed to use model %q; ask the gateway operator to add it to the key's models", key.Name, req.Model))
 	}
-	tgt := m.Pick()
-	p := rt.providers[tgt.Provider]
-	for _, name := range unknown {
-		if !p.AllowsParam(name) {
-			return badRequest(name, fmt.Sprintf("unknown parameter %q: remove it, or, if provider %q supports it, add it to that provider's extra_params in the gateway config", name, p.Name))
+	var sticky uint64
+	if m.Sticky != "" {
+		caller := x.key
+		if m.Sticky == "user" && req.User != "" {
+			caller = req.User
 		}
+		sticky = route.StickyHash(caller)
 	}
-
 	out := getBuf()
 	defer putBuf(out)
-	*out = req.Rewrite((*out)[:0], body, tgt.Model, req.Stream)
-	return s.forward(x, r, p, tgt, op, &req, *out)
+	return s.route(x, r, routeInput{op: op, req: &req, body: body, unknown: unknown, key: key, out: out, sticky: sticky}, m)
+}
+
+// routeInput is what every attempt of one request needs.
+type routeInput struct {
+	op      provider.Op
+	req     *openai.Request
+	body    []byte   // the client's body
+	unknown []string // top-level fields outside the OpenAI schema
+	key     *config.Key
+	out     *[]byte // buffer for the rewritten body
+	sticky  uint64
+}
+
+// route runs the attempts of one request: targets of the model chosen by
+// its strategy (skipping open breakers, preferring untried targets),
+// retries of retryable failures with backoff within the retry budget, then
+// the model's fallbacks for the failure classes it lists. All of it happens
+// before the first byte reaches the client; after that an attempt's outcome
+// is final (DESIGN.md §5).
+func (s *Server) route(x *exchange, r *http.Request, in routeInput, m *route.Model) error {
+	rt := x.rt
+	s.budget.Request()
+	chain := []*route.Model{m}
+	for _, name := range m.Fallbacks {
+		if fm, ok := rt.table.Lookup(name); ok && allows(in.key, name) {
+			chain = append(chain, fm)
+		}
+	}
+	var last *Error
+	for ci, cm := range chain {
+		if ci > 0 && (last == nil || !m.FallbackOn[last.class]) {
+			break
+		}
+		var triedBuf [8]bool
+		tried := triedBuf[:0]
+		for range cm.Targets {
+			tried = append(tried, false)
+		}
+		for n := 0; n <= cm.Retries; n++ {
+			i, ok, wait := cm.Choose(s.health, tried, in.sticky)
+			if !ok {
+				if last == nil {
+					last = unavailable(cm.Name, wait)
+				}
+				break
+			}
+			tgt := cm.Targets[i]
+			if x.attempts > 0 {
+				if !s.budget.Retry() {
+					return last
+				}
+				// The same target again: back off first, unless it was a
+				// rate limit on one key and the provider has another.
+				if tried[i] && !(last.class == classRateLimit && rt.providers[tgt.Provider].HasFreeKey()) {
+					d := backoff(rt.cfg.Routing, n, last.hint)
+					if d < 0 {
+						break // it asked for a longer wait than we hold a request for
+					}
+					if err := sleep(r.Context(), d); err != nil {
+						return errClientGone
+					}
+				}
+			}
+			tried[i] = true
+			p := rt.providers[tgt.Provider]
+			if name, bad := disallowed(p, in.unknown); bad {
+				if x.attempts == 0 && ci == 0 {
+					return badRequest(name, fmt.Sprintf("unknown parameter %q: remove it, or, if provider %q supports it, add it to that provider's extra_params in the gateway config", name, p.Name))
+				}
+				continue // a fallback that cannot take this request
+			}
+			if ok, _ := s.health.Allow(tgt.Dep); !ok {
+				continue // lost the half-open probe slot to another request
+			}
+			if ci > 0 {
+				x.Header().Set("X-Switchboard-Fallback", cm.Name)
+			}
+			*in.out = in.req.Rewrite((*in.out)[:0], in.body, tgt.Model, in.req.Stream)
+			err := s.forward(x, r, p, tgt, in.op, in.req, *in.out)
+			e, isErr := errors.AsType[*Error](err)
+			s.health.Done(tgt.Dep, isErr && unhealthy(e.class))
+			if err == nil {
+				return nil
+			}
+			if x.wroteHeader || !isErr || e.class == "" {
+				return err
+			}
+			last = e
+			if !retryable(e.class) {
+				break
+			}
+		}
+	}
+	if last == nil {
+		return unavailable(m.Name, 0)
+	}
+	return last
+}
+
+func disallowed(p *provider.Provider, unknown []string) (string, bool) {
+	for _, name := range unknown {
+		if !p.AllowsParam(name) {
+			return name, true
+		}
+	}
+	return "", false
+}
+
+// unavailable is the 503 for a model whose every deployment's circuit is
+// open.
+func unavailable(model string, wait time.Duration) *Error {
+	secs := int(math.Ceil(wait.Seconds()))
+	if secs < 1 {
+		secs = 1
+	}
+	return &Error{Status: http.StatusServiceUnavailable, Type: "api_error", Code: "no_healthy_deployment", RetryAfter: strconv.Itoa(secs),
+		Message: fmt.Sprintf("every deployment of model %q is failing and its circuit is open; retry in %ds or use another model", model, secs)}
+}
+
+// backoff is the wait before retry n (1-based) of the same target:
+// exponential with full jitter, or the upstream's hint when it gave one. It
+// is negative when the hint exceeds max_retry_wait.
+func backoff(c config.Routing, n int, hint time.Duration) time.Duration {
+	if hint > 0 {
+		if hint > c.MaxRetryWait.D() {
+			return -1
+		}
+		return hint
+	}
+	ceil := c.BackoffBase.D() << min(n-1, 20)
+	if ceil <= 0 || ceil > c.BackoffMax.D() {
+		ceil = c.BackoffMax.D()
+	}
+	return time.Duration(rand.Int64N(int64(ceil) + 1))
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // Causes of an attempt's context ending, told apart with context.Cause.
@@ -87,7 +237,7 @@ var (
 )
 
 // forward makes one upstream attempt and relays its answer.
-func (s *Server) forward(x *exchange, r *http.Request, p *provider.Provider, tgt route.Target, op provider.Op, req *openai.Request, body []byte) error {
+func (s *Server) forward(x *exchange, r *http.Request, p *provider.Provider, tgt route.Target, op provider.Op, req *openai.Request, body []byte) (err error) {
 	x.provider, x.upstream = p.Name, tgt.Model
 	x.attempts++
 	h := x.Header()
@@ -109,10 +259,18 @@ func (s *Server) forward(x *exchange, r *http.Request, p *provider.Provider, tgt
 	}
 	a := &attempt{s: s, x: x, r: r, p: p, ctx: ctx, firstByte: firstByte}
 
-	upreq, err := p.NewRequest(ctx, op, tgt.Model, body)
+	upreq, keyIdx, err := p.NewRequest(ctx, op, tgt.Model, body)
 	if err != nil {
 		return err
 	}
+	end := tgt.Dep.Start()
+	a.sent = time.Now()
+	defer func() {
+		if err != nil {
+			a.fb = 0 // a fast failure must not make the deployment look fast
+		}
+		end(a.fb)
+	}()
 	resp, err := p.Do(upreq)
 	if err != nil {
 		a.gotFirstByte()
@@ -120,9 +278,18 @@ func (s *Server) forward(x *exchange, r *http.Request, p *provider.Provider, tgt
 	}
 	defer resp.Body.Close()
 	if req.Stream && resp.StatusCode/100 == 2 {
-		return a.relayStream(resp, req.IncludeUsage)
+		err = a.relayStream(resp, req.IncludeUsage)
+	} else {
+		err = a.relayBody(resp)
 	}
-	return a.relayBody(resp)
+	if e, ok := errors.AsType[*Error](err); ok && e.class == classRateLimit {
+		cool := e.hint
+		if cool <= 0 {
+			cool = time.Second
+		}
+		p.CoolKey(keyIdx, cool)
+	}
+	return err
 }
 
 // attempt is one upstream try of a request.
@@ -133,9 +300,15 @@ type attempt struct {
 	p         *provider.Provider
 	ctx       context.Context
 	firstByte *time.Timer
+	sent      time.Time     // when the request went upstream
+	fb        time.Duration // time to the first response byte, 0 until then
 }
 
 func (a *attempt) gotFirstByte() {
+	if a.fb != 0 {
+		return
+	}
+	a.fb = max(time.Since(a.sent), 1)
 	if a.firstByte != nil {
 		a.firstByte.Stop()
 	}

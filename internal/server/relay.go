@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/switchboard-gw/switchboard/internal/sse"
 	"github.com/switchboard-gw/switchboard/internal/wire/openai"
@@ -92,13 +93,15 @@ func (a *attempt) upstreamError(resp *http.Response, ct string, body []byte) err
 				typ = "upstream_error"
 			}
 			return &Error{Status: status, Type: typ, Code: e.Code, Param: e.Param, RetryAfter: ra,
-				Message: fmt.Sprintf("provider %q: %s", a.p.Name, e.Message)}
+				Message: fmt.Sprintf("provider %q: %s", a.p.Name, e.Message),
+				class:   classify(status, e), hint: retryHint(resp.Header)}
 		}
 	}
 	switch status {
 	case http.StatusTooManyRequests:
 		return &Error{Status: status, Type: "rate_limit_error", Code: "rate_limit_exceeded", RetryAfter: ra,
-			Message: fmt.Sprintf("provider %q is rate limiting the gateway; retry later", a.p.Name)}
+			Message: fmt.Sprintf("provider %q is rate limiting the gateway; retry later", a.p.Name),
+			class:   classRateLimit, hint: retryHint(resp.Header)}
 	case http.StatusGatewayTimeout:
 		return gatewayTimeout(fmt.Sprintf("provider %q timed out (HTTP 504 from upstream)", a.p.Name))
 	}
@@ -106,6 +109,47 @@ func (a *attempt) upstreamError(resp *http.Response, ct string, body []byte) err
 		ct = "no content type"
 	}
 	return badGateway(fmt.Sprintf("provider %q answered HTTP %d with %s, not an API error; the provider or a proxy in front of it is failing", a.p.Name, status, ct))
+}
+
+// classify sorts an upstream API error into a failure class.
+func classify(status int, e openai.APIError) string {
+	switch {
+	case status == http.StatusTooManyRequests && e.Code == "insufficient_quota":
+		return classQuota
+	case status == http.StatusTooManyRequests:
+		return classRateLimit
+	case status == http.StatusGatewayTimeout || status == http.StatusRequestTimeout:
+		return classTimeout
+	case status >= 500:
+		return classServerError
+	case e.Code == "context_length_exceeded" || strings.Contains(e.Message, "maximum context length"):
+		return classContextWindow
+	case e.Code == "content_filter" || e.Code == "content_policy_violation":
+		return classContentPolicy
+	}
+	return classClient
+}
+
+// retryHint reads how long the upstream asks us to wait: retry-after
+// (seconds or an HTTP date), else OpenAI's x-ratelimit-reset-* duration for
+// the exhausted limit ("6m0s", "12ms").
+func retryHint(h http.Header) time.Duration {
+	if ra := h.Get("Retry-After"); ra != "" {
+		if n, err := strconv.ParseFloat(ra, 64); err == nil && n >= 0 {
+			return time.Duration(n * float64(time.Second))
+		}
+		if t, err := http.ParseTime(ra); err == nil {
+			return max(time.Until(t), 0)
+		}
+	}
+	for _, kind := range [...]string{"tokens", "requests"} {
+		if h.Get("X-Ratelimit-Remaining-"+kind) == "0" {
+			if d, err := time.ParseDuration(h.Get("X-Ratelimit-Reset-" + kind)); err == nil {
+				return d
+			}
+		}
+	}
+	return 0
 }
 
 // readerPool keeps SSE readers (each with its read buffer) across streams.

@@ -39,6 +39,8 @@ type Server struct {
 	mu       sync.Mutex // serialises Apply
 	draining atomic.Bool
 	mux      *http.ServeMux
+	health   *route.Health // deployment health; outlives config generations
+	budget   *route.Budget // gateway-wide retry budget
 }
 
 // runtime is everything compiled from one config generation.
@@ -57,7 +59,8 @@ type runtime struct {
 
 // New builds a Server serving cfg.
 func New(cfg *config.Config, opts Options) (*Server, error) {
-	s := &Server{log: opts.Logger, sim: opts.Simulator}
+	s := &Server{log: opts.Logger, sim: opts.Simulator,
+		health: route.NewHealth(cfg.Routing.Breaker), budget: route.NewBudget(cfg.Routing.RetryBudget)}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -84,7 +87,7 @@ func (s *Server) Apply(cfg *config.Config) error {
 	}
 	rt := &runtime{
 		cfg:       cfg,
-		table:     route.NewTable(cfg),
+		table:     route.NewTable(cfg, s.health),
 		providers: providers,
 		keys:      make(map[[32]byte]*config.Key, len(cfg.Keys)),
 		maxBody:   int64(cfg.Server.MaxBodyBytes),
@@ -106,6 +109,8 @@ func (s *Server) Apply(cfg *config.Config) error {
 		}
 	}
 	rt.secrets = strings.NewReplacer(pairs...)
+	s.health.SetBreaker(cfg.Routing.Breaker)
+	s.budget.SetRatio(cfg.Routing.RetryBudget)
 	s.rt.Store(rt)
 	if old != nil {
 		provider.CloseUnused(old.providers, providers)
@@ -131,6 +136,7 @@ func (s *Server) routes() {
 	m.Handle("GET /v1/models", s.handle(s.listModels))
 	m.Handle("GET /healthz", s.handle(s.healthz))
 	m.Handle("GET /readyz", s.handle(s.readyz))
+	m.Handle("GET /admin/v1/providers", s.handle(s.adminProviders))
 	m.Handle("/", s.handle(s.unknownRoute))
 	s.mux = m
 }
@@ -194,6 +200,7 @@ var endpoints = map[string]string{
 	"/v1/models":           http.MethodGet,
 	"/healthz":             http.MethodGet,
 	"/readyz":              http.MethodGet,
+	"/admin/v1/providers":  http.MethodGet,
 }
 
 func (s *Server) unknownRoute(x *exchange, r *http.Request) error {
