@@ -1,8 +1,9 @@
-// Package emulator is an in-process LLM provider: it speaks the OpenAI and
-// Azure OpenAI wire formats byte-faithfully to the captured transcripts under
-// fixtures/ and injects faults on demand (latency, error statuses, broken
-// bodies, cut streams, connection resets). It backs `switchboard
-// mock-upstream`, the benchmarks and every gateway test.
+// Package emulator is an in-process LLM provider: it speaks the OpenAI,
+// Azure OpenAI and Anthropic Messages wire formats byte-faithfully to the
+// captured transcripts under fixtures/ and injects faults on demand
+// (latency, error statuses, broken bodies, cut streams, connection resets).
+// It backs `switchboard mock-upstream`, the benchmarks and every gateway
+// test.
 //
 // The emulator is an [http.Handler]; mount it on an httptest.Server or any
 // listener. Routes:
@@ -12,6 +13,10 @@
 //	GET  /v1/models                                            OpenAI model list
 //	POST /openai/deployments/{deployment}/chat/completions     Azure chat (api-version required)
 //	POST /openai/deployments/{deployment}/embeddings           Azure embeddings (api-version required)
+//	POST /v1/messages                                          Anthropic Messages, streaming and not
+//	POST /v1/messages/count_tokens                             Anthropic token count
+//
+// Anthropic routes require the anthropic-version header, as the API does.
 //
 // Answers are generated, not replayed: ids, timestamps and token counts vary,
 // but field order, indentation, trailing newlines and stream framing are the
@@ -36,7 +41,7 @@ import (
 // (error bodies, the model list, rate-limit headers). Only the dialects the
 // emulator speaks are embedded, to keep the binary small.
 //
-//go:embed fixtures/openai fixtures/azure
+//go:embed fixtures/openai fixtures/azure fixtures/anthropic
 var fixtureFS embed.FS
 
 // fixture returns the bytes of fixtures/<name>; a missing file is a build
@@ -71,9 +76,9 @@ type Options struct {
 	Faults string
 
 	// APIKey, when non-empty, must be presented as "Authorization: Bearer
-	// <APIKey>" on OpenAI routes and as "api-key: <APIKey>" on Azure routes;
-	// otherwise the answer is a 401 in the dialect's shape. Empty accepts any
-	// or no credentials.
+	// <APIKey>" on OpenAI routes, as "api-key: <APIKey>" on Azure routes and
+	// as "x-api-key: <APIKey>" on Anthropic routes; otherwise the answer is a
+	// 401 in the dialect's shape. Empty accepts any or no credentials.
 	APIKey string
 
 	// Reply is the assistant text of chat answers; "" means [DefaultReply].
@@ -275,8 +280,11 @@ type dialect interface {
 // dialectFor chooses the wire format from the request path; paths of no
 // known dialect get OpenAI's 404.
 func dialectFor(path string) dialect {
-	if strings.HasPrefix(path, "/openai/") {
+	switch {
+	case strings.HasPrefix(path, "/openai/"):
 		return azure{}
+	case isAnthropicPath(path):
+		return anthropic{}
 	}
 	return openAI{}
 }
@@ -302,8 +310,9 @@ type reply struct {
 	status int
 	header http.Header
 	body   []byte
-	// stream marks an SSE answer; events are complete "data: ...\n\n"
-	// events, and the last one is the terminator (data: [DONE]).
+	// stream marks an SSE answer; events are complete SSE events ending in
+	// "\n\n", and the last one is the terminator (data: [DONE]; Anthropic's
+	// message_stop).
 	stream bool
 	events [][]byte
 }

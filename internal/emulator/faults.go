@@ -103,16 +103,19 @@ The x-mock-fault request header overrides the default spec (--faults) for one re
   latency=DUR        wait DUR before answering at all (DUR: 250ms, 1.5s; a bare number is ms)
   first_byte=DUR     send status and headers at once, wait DUR before the first body byte
   chunk_delay=DUR    wait DUR between stream events
-  status=N           answer HTTP N with the provider's error body for it (429 adds retry-after)
-  code=C             error variant: insufficient_quota (OpenAI 429), content_filter (Azure 400)
+  status=N           answer HTTP N with the provider's error body for it (429 adds retry-after;
+                     Anthropic: 529 is overloaded_error)
+  code=C             error variant: insufficient_quota (OpenAI 429), content_filter (Azure 400),
+                     or the error type on Anthropic (e.g. billing_error)
   header=NAME:VALUE  add a response header (repeatable; the first one for NAME replaces)
   body=html          an HTML error page (text/html), status from status= or 200
   body=truncated     a valid body cut in half, then a clean end (no Content-Length)
   body=invalid       garbage that is not JSON, as application/json
   content_type=T     override the Content-Type of the answer
-  cut_after=N        stream: abort the connection after N data events (no [DONE]);
+  cut_after=N        stream: abort the connection after N events (no [DONE] or message_stop);
                      non-stream: abort after half the body
-  error_after=N      stream: after N data events send an error event and end without [DONE]
+  error_after=N      stream: after N events send an error event (Anthropic: event: error,
+                     overloaded_error) and end without [DONE] or message_stop
   reset              close the connection with a TCP RST before answering
   times=N            apply the other items to the first N requests carrying this spec only
   after=N            skip the first N requests carrying this spec, then apply
@@ -257,6 +260,19 @@ var errReset = errors.New("emulator: connection reset")
 // error event OpenAI (and Azure) emit when a stream fails after HTTP 200.
 var streamErrorEvent = []byte(`data: {"error":{"message":"The server had an error while processing your request. Sorry about that!","type":"server_error","param":null,"code":null}}` + "\n\n")
 
+// streamErrorer is a dialect whose mid-stream error event is not OpenAI's.
+type streamErrorer interface {
+	streamError() []byte
+}
+
+// errorEvent is the error event error_after= sends in the exchange's dialect.
+func (x *exchange) errorEvent() []byte {
+	if d, ok := x.dialect.(streamErrorer); ok {
+		return d.streamError()
+	}
+	return streamErrorEvent
+}
+
 // sleep waits d, or until the client goes away (then it marks the exchange
 // canceled and reports false).
 func (x *exchange) sleep(d time.Duration) bool {
@@ -387,8 +403,9 @@ func (x *exchange) deliver(rep *reply) {
 }
 
 // deliverStream writes SSE events, flushing after each and checking the
-// client between them. events ends with the terminator (data: [DONE]),
-// which cut_after= and error_after= never let through.
+// client between them. events ends with the terminator (data: [DONE];
+// Anthropic's message_stop), which cut_after= and error_after= never let
+// through.
 func (x *exchange) deliverStream(events [][]byte) {
 	f := x.faults
 	if f.body == bodyTruncated {
@@ -411,7 +428,7 @@ func (x *exchange) deliverStream(events [][]byte) {
 			x.abort()
 		}
 		if f.errorAfter.ok && i == min(f.errorAfter.n, last) {
-			if x.write(streamErrorEvent) {
+			if x.write(x.errorEvent()) {
 				x.flush()
 			}
 			return
