@@ -173,6 +173,9 @@ type Routing struct {
 	MaxRetryWait Duration `yaml:"max_retry_wait"`
 	// Breaker is the per-deployment circuit breaker.
 	Breaker Breaker `yaml:"breaker"`
+	// IdempotencyTTL is how long the answer to a non-streaming request with
+	// an Idempotency-Key header is kept for replay. Default 1h.
+	IdempotencyTTL Duration `yaml:"idempotency_ttl"`
 }
 
 // Breaker opens a deployment's circuit when, over Window, at least
@@ -226,6 +229,7 @@ const (
 	DefaultBreakerMin      = 10
 	DefaultBreakerWindow   = 30 * time.Second
 	DefaultBreakerCooldown = 30 * time.Second
+	DefaultIdempotencyTTL  = time.Hour
 )
 
 // DefaultFallbackOn is the failure classes that move a request to a model's
@@ -447,6 +451,7 @@ func fillRouting(r *Routing, has func(string) bool) {
 	setDuration(&r.BackoffBase, DefaultBackoffBase)
 	setDuration(&r.BackoffMax, DefaultBackoffMax)
 	setDuration(&r.MaxRetryWait, DefaultMaxRetryWait)
+	setDuration(&r.IdempotencyTTL, DefaultIdempotencyTTL)
 	b := &r.Breaker
 	if b.FailureRate == 0 {
 		b.FailureRate = DefaultBreakerRate

@@ -54,8 +54,8 @@ func TestDefault(t *testing.T) {
 		Models: []Model{{Name: "demo", Targets: []Target{{Provider: "simulator", Model: "demo", Weight: 1}},
 			FallbackOn: DefaultFallbackOn, Strategy: "weighted", Retries: 2}},
 		Routing: Routing{RetryBudget: 0.2, BackoffBase: Duration(100 * time.Millisecond), BackoffMax: Duration(5 * time.Second),
-			MaxRetryWait: Duration(10 * time.Second),
-			Breaker:      Breaker{FailureRate: 0.5, MinRequests: 10, Window: Duration(30 * time.Second), Cooldown: Duration(30 * time.Second), Probes: 1}},
+			MaxRetryWait: Duration(10 * time.Second), IdempotencyTTL: Duration(time.Hour),
+			Breaker: Breaker{FailureRate: 0.5, MinRequests: 10, Window: Duration(30 * time.Second), Cooldown: Duration(30 * time.Second), Probes: 1}},
 	}
 	if diff := cmp.Diff(want, Default()); diff != "" {
 		t.Errorf("Default() mismatch (-want +got):\n%s", diff)

@@ -36,6 +36,9 @@ type exchange struct {
 	ttfb      time.Duration // time to first byte written to the client
 	errClass  string
 	streaming bool
+
+	capture  bool // keep a copy of the body written (idempotent requests)
+	captured []byte
 }
 
 func (x *exchange) Header() http.Header { return x.w.Header() }
@@ -58,6 +61,9 @@ func (x *exchange) Write(p []byte) (int, error) {
 	}
 	n, err := x.w.Write(p)
 	x.bytes += int64(n)
+	if x.capture {
+		x.captured = append(x.captured, p[:n]...)
+	}
 	return n, err
 }
 

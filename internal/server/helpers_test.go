@@ -91,6 +91,7 @@ func newGateway(t *testing.T, yaml string, up *upstream) *gateway {
 	if err != nil {
 		t.Fatalf("server.New: %v", err)
 	}
+	t.Cleanup(func() { srv.Close() })
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
 	return &gateway{Server: srv, URL: ts.URL, log: logs}

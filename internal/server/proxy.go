@@ -79,7 +79,11 @@ func (s *Server) proxy(x *exchange, r *http.Request, op provider.Op) error {
 	}
 	out := getBuf()
 	defer putBuf(out)
-	return s.route(x, r, routeInput{op: op, req: &req, body: body, unknown: unknown, key: key, out: out, sticky: sticky}, m)
+	ri := routeInput{op: op, req: &req, body: body, unknown: unknown, key: key, out: out, sticky: sticky}
+	if req.Stream {
+		return s.route(x, r, ri, m)
+	}
+	return s.idempotent(x, r, key, body, func() error { return s.route(x, r, ri, m) })
 }
 
 // routeInput is what every attempt of one request needs.

@@ -19,6 +19,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+	"github.com/switchboard-gw/switchboard/internal/cache"
 	"github.com/switchboard-gw/switchboard/internal/config"
 	"github.com/switchboard-gw/switchboard/internal/provider"
 	"github.com/switchboard-gw/switchboard/internal/route"
@@ -41,6 +43,8 @@ type Server struct {
 	mux      *http.ServeMux
 	health   *route.Health // deployment health; outlives config generations
 	budget   *route.Budget // gateway-wide retry budget
+	idem     idempotencyStore
+	redis    *redis.Client // nil unless redis.url is set
 }
 
 // runtime is everything compiled from one config generation.
@@ -64,11 +68,30 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 	if s.log == nil {
 		s.log = slog.Default()
 	}
+	if cfg.Redis.URL != "" {
+		opt, err := redis.ParseURL(cfg.Redis.URL)
+		if err != nil {
+			return nil, fmt.Errorf("redis.url: %w", err)
+		}
+		s.redis = redis.NewClient(opt)
+		// A dead replica's claim expires after the longest an attempt may run.
+		s.idem = cache.NewRedis(s.redis, "sb:", cfg.Routing.IdempotencyTTL.D(), 10*time.Minute)
+	} else {
+		s.idem = cache.NewMemory(cfg.Routing.IdempotencyTTL.D(), 100_000)
+	}
 	if err := s.Apply(cfg); err != nil {
 		return nil, err
 	}
 	s.routes()
 	return s, nil
+}
+
+// Close releases the server's connections to shared stores.
+func (s *Server) Close() error {
+	if s.redis != nil {
+		return s.redis.Close()
+	}
+	return nil
 }
 
 // Apply makes cfg the config that new requests are served with. On error the
