@@ -1,0 +1,207 @@
+package anthropic
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
+)
+
+// now is the clock for "created"; tests replace it.
+var now = time.Now
+
+// Usage is the token usage of one Anthropic response in OpenAI terms.
+type Usage struct {
+	// PromptTokens is every input token: Anthropic's input_tokens (which
+	// excludes cached tokens) plus cache_read_input_tokens plus
+	// cache_creation_input_tokens.
+	PromptTokens int64
+	// CompletionTokens is output_tokens, thinking included.
+	CompletionTokens int64
+	// CachedTokens is cache_read_input_tokens (part of PromptTokens).
+	CachedTokens int64
+	// CacheCreationTokens is cache_creation_input_tokens (part of
+	// PromptTokens), which Anthropic bills above the input price.
+	CacheCreationTokens int64
+	// ReasoningTokens is always 0: Anthropic counts thinking in
+	// output_tokens without reporting it separately.
+	ReasoningTokens int64
+}
+
+// anthropicUsage is the "usage" object of a Message or message_delta.
+type anthropicUsage struct {
+	InputTokens              int64 `json:"input_tokens"`
+	OutputTokens             int64 `json:"output_tokens"`
+	CacheCreationInputTokens int64 `json:"cache_creation_input_tokens"`
+	CacheReadInputTokens     int64 `json:"cache_read_input_tokens"`
+}
+
+func (u anthropicUsage) usage() Usage {
+	return Usage{
+		PromptTokens:        u.InputTokens + u.CacheReadInputTokens + u.CacheCreationInputTokens,
+		CompletionTokens:    u.OutputTokens,
+		CachedTokens:        u.CacheReadInputTokens,
+		CacheCreationTokens: u.CacheCreationInputTokens,
+	}
+}
+
+// message is an Anthropic Messages response, as far as FromMessage reads
+// it; other members are ignored.
+type message struct {
+	ID      string `json:"id"`
+	Type    string `json:"type"`
+	Content []struct {
+		Type     string         `json:"type"`
+		Text     string         `json:"text"`
+		Thinking string         `json:"thinking"`
+		ID       string         `json:"id"`
+		Name     string         `json:"name"`
+		Input    jsontext.Value `json:"input"`
+	} `json:"content"`
+	StopReason string         `json:"stop_reason"`
+	Usage      anthropicUsage `json:"usage"`
+}
+
+// completion is an OpenAI chat.completion as FromMessage writes it.
+type completion struct {
+	ID      string      `json:"id"`
+	Object  string      `json:"object"`
+	Created int64       `json:"created"`
+	Model   string      `json:"model"`
+	Choices []choice    `json:"choices"`
+	Usage   openaiUsage `json:"usage"`
+}
+
+type choice struct {
+	Index        int       `json:"index"`
+	Message      outputMsg `json:"message"`
+	Logprobs     *struct{} `json:"logprobs"` // always null
+	FinishReason string    `json:"finish_reason"`
+}
+
+type outputMsg struct {
+	Role             string        `json:"role"`
+	Content          *string       `json:"content"`
+	ReasoningContent string        `json:"reasoning_content,omitzero"`
+	ToolCalls        []toolCallOut `json:"tool_calls,omitzero"`
+	Refusal          *string       `json:"refusal"` // always null
+}
+
+type toolCallOut struct {
+	ID       string `json:"id"`
+	Type     string `json:"type"`
+	Function struct {
+		Name      string `json:"name"`
+		Arguments string `json:"arguments"`
+	} `json:"function"`
+}
+
+type openaiUsage struct {
+	PromptTokens        int64 `json:"prompt_tokens"`
+	CompletionTokens    int64 `json:"completion_tokens"`
+	TotalTokens         int64 `json:"total_tokens"`
+	PromptTokensDetails struct {
+		CachedTokens int64 `json:"cached_tokens"`
+	} `json:"prompt_tokens_details"`
+}
+
+// FromMessage translates a non-streamed Anthropic Messages response body
+// into an OpenAI chat.completion body (compact JSON) whose "model" is
+// model, and returns its usage.
+//
+// The id is "chatcmpl-" plus the Anthropic id without its "msg_" prefix;
+// "created" is the current time. Text blocks are joined into
+// message.content (null when there is none but there are tool calls);
+// tool_use blocks become message.tool_calls with the same ids and the
+// input as compact JSON arguments; thinking blocks are joined into
+// message.reasoning_content, the name DeepSeek, vLLM and other
+// OpenAI-compatible servers use. redacted_thinking blocks (encrypted) and
+// server-tool blocks (server_tool_use and its results, which Anthropic
+// ran itself and which ToMessages never asks for) have no OpenAI form and
+// are left out. stop_reason maps end_turn, stop_sequence and pause_turn to
+// "stop", max_tokens and model_context_window_exceeded to "length",
+// tool_use to "tool_calls" and refusal to "content_filter".
+//
+// An error body (type "error") or a body that is not a Message is an
+// error; use ParseError for error bodies.
+func FromMessage(body []byte, model string) (out []byte, usage Usage, err error) {
+	var m message
+	if err := json.Unmarshal(body, &m); err != nil {
+		return nil, Usage{}, fmt.Errorf("anthropic: decode message: %w", err)
+	}
+	if m.Type != "message" {
+		return nil, Usage{}, fmt.Errorf("anthropic: decode message: got type %q, want \"message\"", m.Type)
+	}
+	var text, reasoning strings.Builder
+	msg := outputMsg{Role: "assistant"}
+	for _, b := range m.Content {
+		switch b.Type {
+		case "text":
+			text.WriteString(b.Text)
+		case "thinking":
+			reasoning.WriteString(b.Thinking)
+		case "tool_use":
+			tc := toolCallOut{ID: b.ID, Type: "function"}
+			tc.Function.Name = b.Name
+			args := b.Input
+			if isNull(args) {
+				args = jsontext.Value("{}")
+			} else if err := args.Compact(); err != nil {
+				return nil, Usage{}, fmt.Errorf("anthropic: decode message: tool_use input: %w", err)
+			}
+			tc.Function.Arguments = string(args)
+			msg.ToolCalls = append(msg.ToolCalls, tc)
+		}
+	}
+	if text.Len() > 0 || len(msg.ToolCalls) == 0 {
+		s := text.String()
+		msg.Content = &s
+	}
+	msg.ReasoningContent = reasoning.String()
+	usage = m.Usage.usage()
+	c := completion{
+		ID:      completionID(m.ID),
+		Object:  "chat.completion",
+		Created: now().Unix(),
+		Model:   model,
+		Choices: []choice{{Message: msg, FinishReason: finishReason(m.StopReason)}},
+		Usage:   toOpenAIUsage(usage),
+	}
+	out, err = json.Marshal(&c, json.Deterministic(true))
+	if err != nil {
+		return nil, Usage{}, fmt.Errorf("anthropic: encode completion: %w", err)
+	}
+	return out, usage, nil
+}
+
+func toOpenAIUsage(u Usage) openaiUsage {
+	o := openaiUsage{
+		PromptTokens:     u.PromptTokens,
+		CompletionTokens: u.CompletionTokens,
+		TotalTokens:      u.PromptTokens + u.CompletionTokens,
+	}
+	o.PromptTokensDetails.CachedTokens = u.CachedTokens
+	return o
+}
+
+// completionID makes an OpenAI completion id from an Anthropic message id.
+func completionID(id string) string {
+	return "chatcmpl-" + strings.TrimPrefix(id, "msg_")
+}
+
+// finishReason maps an Anthropic stop_reason to an OpenAI finish_reason
+// (https://docs.anthropic.com/en/api/handling-stop-reasons).
+func finishReason(stop string) string {
+	switch stop {
+	case "max_tokens", "model_context_window_exceeded":
+		return "length"
+	case "tool_use":
+		return "tool_calls"
+	case "refusal":
+		return "content_filter"
+	}
+	// end_turn, stop_sequence, pause_turn, and any reason added later.
+	return "stop"
+}

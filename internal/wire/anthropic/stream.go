@@ -1,0 +1,301 @@
+package anthropic
+
+import (
+	"bytes"
+	"fmt"
+	"strconv"
+
+	"github.com/go-json-experiment/json/jsontext"
+)
+
+// Stream translates one Anthropic Messages SSE stream
+// (https://docs.anthropic.com/en/docs/build-with-claude/streaming) into
+// OpenAI chat.completion.chunk SSE events, one event at a time: each call
+// to Event appends only complete OpenAI events, so the caller can write
+// and flush them at once.
+//
+// Event mapping:
+//
+//	message_start                 {"role":"assistant","content":""}
+//	text_delta                    {"content":…}
+//	thinking_delta                {"reasoning_content":…}
+//	content_block_start tool_use  {"tool_calls":[{"index":i,"id","type":"function",
+//	                               "function":{"name","arguments":""}}]}
+//	input_json_delta              {"tool_calls":[{"index":i,"function":{"arguments":…}}]}
+//	message_delta stop_reason     {} with finish_reason (see FromMessage)
+//	message_stop                  the usage chunk ("choices":[]) when asked for,
+//	                              then data: [DONE]
+//	error                         data: {"error":{…}} (types as in ParseError)
+//	ping, signature_delta, citations_delta, unknown events   nothing
+//
+// i counts client tool_use blocks from 0, so parallel calls keep their
+// order. A tool_use whose input streamed no fragment gets arguments "{}"
+// when its block stops, as FromMessage writes it. Server-tool blocks
+// (server_tool_use and its results) ran on Anthropic's side and are not
+// forwarded: the client must not execute them. Every chunk has the same
+// id ("chatcmpl-" plus the message id without "msg_"), object, created
+// and model, and is compact JSON.
+//
+// A Stream is not safe for concurrent use; create one per response.
+type Stream struct {
+	model        string
+	includeUsage bool
+
+	prefix []byte // `data: {"id":…,"model":…,"choices":[{"index":0,"delta":`
+	id     []byte // chatcmpl-… as a JSON string
+	blocks []blockState
+	nTools int
+	usage  anthropicUsage
+	done   bool
+
+	bb  bytes.Buffer
+	dec jsontext.Decoder
+	ev  event
+}
+
+// blockState is what the Stream remembers of one content block.
+type blockState struct {
+	index int64
+	kind  blockKind
+	tool  int  // OpenAI tool_calls index, for kindTool
+	args  bool // a non-empty input fragment was sent
+}
+
+type blockKind uint8
+
+const (
+	kindOther blockKind = iota // not forwarded (server tools, ...)
+	kindText
+	kindThinking
+	kindTool
+)
+
+// NewStream returns a Stream whose chunks name model. When includeUsage
+// is true (the client sent stream_options.include_usage), message_stop
+// appends OpenAI's final usage chunk before [DONE]; Usage reports the
+// counts either way.
+func NewStream(model string, includeUsage bool) *Stream {
+	return &Stream{model: model, includeUsage: includeUsage}
+}
+
+// Usage returns the usage seen so far: input counts from message_start,
+// updated (all counts are cumulative) by each message_delta. After a cut
+// stream it is the partial usage to record.
+func (s *Stream) Usage() Usage { return s.usage.usage() }
+
+// Done reports whether message_stop has been seen, i.e. the stream ended
+// normally. After an error event, or a stream cut short, it is false.
+func (s *Stream) Done() bool { return s.done }
+
+// Event translates one Anthropic SSE event, its name (the "event:" field)
+// and data, appending zero or more complete OpenAI SSE events
+// ("data: {…}\n\n") to dst, and returns the extended buffer. When name is
+// empty the data's "type" member names the event. ping and unknown events
+// (Anthropic may add new ones) append nothing; so does any event after
+// message_stop. Data that is not a JSON object is an error, and nothing is
+// appended. name and data are not retained.
+func (s *Stream) Event(dst []byte, name, data []byte) ([]byte, error) {
+	if s.done || string(name) == "ping" {
+		return dst, nil
+	}
+	if err := s.parse(data); err != nil {
+		return dst, fmt.Errorf("anthropic: decode stream event %q: %w", name, err)
+	}
+	ev := &s.ev
+	if len(name) == 0 {
+		name = ev.typ
+	}
+	switch string(name) {
+	case "message_start":
+		s.usage = ev.usage
+		s.start(ev.messageID)
+		dst = s.open(dst)
+		dst = append(dst, `{"role":"assistant","content":""}`...)
+		dst = s.close(dst, "")
+	case "content_block_start":
+		b := blockState{index: ev.index}
+		switch string(ev.blockType) {
+		case "text":
+			b.kind = kindText
+			if nonEmpty(ev.blockText) {
+				dst = s.delta(dst, `{"content":`, ev.blockText)
+			}
+		case "thinking":
+			b.kind = kindThinking
+			if nonEmpty(ev.blockThinking) {
+				dst = s.delta(dst, `{"reasoning_content":`, ev.blockThinking)
+			}
+		case "tool_use":
+			b.kind, b.tool = kindTool, s.nTools
+			s.nTools++
+			dst = s.open(dst)
+			dst = append(dst, `{"tool_calls":[{"index":`...)
+			dst = strconv.AppendInt(dst, int64(b.tool), 10)
+			dst = append(dst, `,"id":`...)
+			dst = appendString(dst, ev.blockID)
+			dst = append(dst, `,"type":"function","function":{"name":`...)
+			dst = appendString(dst, ev.blockName)
+			dst = append(dst, `,"arguments":""}}]}`...)
+			dst = s.close(dst, "")
+		}
+		s.blocks = append(s.blocks, b)
+	case "content_block_delta":
+		switch string(ev.deltaType) {
+		case "text_delta":
+			if nonEmpty(ev.text) {
+				dst = s.delta(dst, `{"content":`, ev.text)
+			}
+		case "thinking_delta":
+			if nonEmpty(ev.thinking) {
+				dst = s.delta(dst, `{"reasoning_content":`, ev.thinking)
+			}
+		case "input_json_delta":
+			if b := s.block(ev.index); b != nil && b.kind == kindTool && nonEmpty(ev.partialJSON) {
+				b.args = true
+				dst = s.arguments(dst, b.tool, ev.partialJSON)
+			}
+		}
+	case "content_block_stop":
+		if b := s.block(ev.index); b != nil && b.kind == kindTool && !b.args {
+			b.args = true
+			dst = s.arguments(dst, b.tool, []byte(`"{}"`))
+		}
+	case "message_delta":
+		s.updateUsage(ev)
+		if ev.stopReason != nil {
+			dst = s.open(dst)
+			dst = append(dst, "{}"...)
+			dst = s.close(dst, finishReason(string(ev.stopReason)))
+		}
+	case "message_stop":
+		s.done = true
+		if s.includeUsage {
+			dst = s.appendUsage(dst)
+		}
+		dst = append(dst, "data: [DONE]\n\n"...)
+	case "error":
+		e := APIError{Message: string(ev.errMessage)}
+		e.Status, e.Type, e.Code = classify(200, string(ev.errType))
+		dst = appendErrorEvent(dst, e)
+	}
+	return dst, nil
+}
+
+// start builds the chunk prefix from the message id.
+func (s *Stream) start(messageID []byte) {
+	s.id = append(s.id[:0], `"chatcmpl-`...)
+	if len(messageID) > 0 {
+		id := string(bytes.TrimPrefix(messageID, []byte("msg_")))
+		q, _ := jsontext.AppendQuote(nil, id)
+		s.id = append(s.id, q[1:len(q)-1]...)
+	}
+	s.id = append(s.id, '"')
+	p := append(s.prefix[:0], `data: {"id":`...)
+	p = append(p, s.id...)
+	p = append(p, `,"object":"chat.completion.chunk","created":`...)
+	p = strconv.AppendInt(p, now().Unix(), 10)
+	p = append(p, `,"model":`...)
+	p, _ = jsontext.AppendQuote(p, s.model)
+	s.prefix = p
+}
+
+// open appends the chunk up to the choice's delta.
+func (s *Stream) open(dst []byte) []byte {
+	if s.prefix == nil {
+		s.start(nil) // no message_start: a broken upstream, still answer
+	}
+	dst = append(dst, s.prefix...)
+	return append(dst, `,"choices":[{"index":0,"delta":`...)
+}
+
+// close ends a chunk opened by open.
+func (s *Stream) close(dst []byte, finish string) []byte {
+	dst = append(dst, `,"logprobs":null,"finish_reason":`...)
+	if finish == "" {
+		dst = append(dst, "null"...)
+	} else {
+		dst = append(dst, '"')
+		dst = append(dst, finish...)
+		dst = append(dst, '"')
+	}
+	return append(dst, "}]}\n\n"...)
+}
+
+// delta appends a chunk whose delta is open + str + "}"; str is a JSON
+// string copied from the Anthropic event.
+func (s *Stream) delta(dst []byte, open string, str []byte) []byte {
+	dst = s.open(dst)
+	dst = append(dst, open...)
+	dst = append(dst, str...)
+	dst = append(dst, '}')
+	return s.close(dst, "")
+}
+
+// arguments appends a tool-call argument fragment chunk; frag is a JSON
+// string.
+func (s *Stream) arguments(dst []byte, tool int, frag []byte) []byte {
+	dst = s.open(dst)
+	dst = append(dst, `{"tool_calls":[{"index":`...)
+	dst = strconv.AppendInt(dst, int64(tool), 10)
+	dst = append(dst, `,"function":{"arguments":`...)
+	dst = append(dst, frag...)
+	dst = append(dst, "}}]}"...)
+	return s.close(dst, "")
+}
+
+func (s *Stream) appendUsage(dst []byte) []byte {
+	if s.prefix == nil {
+		s.start(nil)
+	}
+	u := s.usage.usage()
+	dst = append(dst, s.prefix...)
+	dst = append(dst, `,"choices":[],"usage":{"prompt_tokens":`...)
+	dst = strconv.AppendInt(dst, u.PromptTokens, 10)
+	dst = append(dst, `,"completion_tokens":`...)
+	dst = strconv.AppendInt(dst, u.CompletionTokens, 10)
+	dst = append(dst, `,"total_tokens":`...)
+	dst = strconv.AppendInt(dst, u.PromptTokens+u.CompletionTokens, 10)
+	dst = append(dst, `,"prompt_tokens_details":{"cached_tokens":`...)
+	dst = strconv.AppendInt(dst, u.CachedTokens, 10)
+	return append(dst, "}}}\n\n"...)
+}
+
+// block returns the state of the content block with Anthropic index i, or
+// nil. Blocks arrive in order, so the search starts from the last one.
+func (s *Stream) block(i int64) *blockState {
+	for j := len(s.blocks) - 1; j >= 0; j-- {
+		if s.blocks[j].index == i {
+			return &s.blocks[j]
+		}
+	}
+	return nil
+}
+
+// updateUsage takes the counts message_delta carries; they are cumulative,
+// and the input counts are present only on newer API versions.
+func (s *Stream) updateUsage(ev *event) {
+	u := &ev.usage
+	if ev.has&hasOutput != 0 {
+		s.usage.OutputTokens = u.OutputTokens
+	}
+	if ev.has&hasInput != 0 {
+		s.usage.InputTokens = u.InputTokens
+	}
+	if ev.has&hasCacheRead != 0 {
+		s.usage.CacheReadInputTokens = u.CacheReadInputTokens
+	}
+	if ev.has&hasCacheCreation != 0 {
+		s.usage.CacheCreationInputTokens = u.CacheCreationInputTokens
+	}
+}
+
+func nonEmpty(str []byte) bool { return len(str) > 2 }
+
+// appendString appends a JSON string token copied from an event, or ""
+// when it was absent.
+func appendString(dst, str []byte) []byte {
+	if len(str) == 0 {
+		return append(dst, `""`...)
+	}
+	return append(dst, str...)
+}
