@@ -29,6 +29,7 @@ type Config struct {
 	Models    []Model    `yaml:"models"`
 	Keys      []Key      `yaml:"keys"`
 	Routing   Routing    `yaml:"routing"`
+	Rules     []Rule     `yaml:"rules"`
 
 	// Source is the file the config came from, "" for the built-in defaults.
 	Source string `yaml:"-"`
@@ -156,6 +157,19 @@ type Model struct {
 	// targets after the first fails with a retryable class (rate_limit,
 	// server_error, timeout). Default 2; 0 turns retries off.
 	Retries int `yaml:"retries"`
+	// Shape bounds the requests sent to this model.
+	Shape Shape `yaml:"shape"`
+}
+
+// Shape bounds what requests may ask for; with both a model's and a key's
+// shape the stricter value wins. Zero fields are no bound.
+type Shape struct {
+	// DefaultMaxTokens is sent as max_tokens when a request gives no limit.
+	DefaultMaxTokens int64 `yaml:"default_max_tokens"`
+	// MaxTokens caps max_tokens and max_completion_tokens.
+	MaxTokens int64 `yaml:"max_tokens"`
+	// MaxTemperature caps temperature.
+	MaxTemperature float64 `yaml:"max_temperature"`
 }
 
 // Routing holds the gateway-wide resilience settings.
@@ -208,6 +222,26 @@ type Key struct {
 	Models []string `yaml:"models"` // models the key may use; empty = all
 	RPM    int      `yaml:"rpm"`    // requests per minute; 0 = unlimited
 	TPM    int      `yaml:"tpm"`    // tokens per minute; 0 = unlimited
+	Shape  Shape    `yaml:"shape"`  // bounds on this key's requests
+	Team   string   `yaml:"team"`   // team the key belongs to, for rules
+}
+
+// Rule sends matching requests to another model. Rules are tried in order
+// and the first that matches wins; every condition given must hold.
+type Rule struct {
+	Name  string    `yaml:"name"`
+	Match RuleMatch `yaml:"match"`
+	// Model is the configured model matching requests are sent to.
+	Model string `yaml:"model"`
+}
+
+// RuleMatch is a rule's conditions; an empty field matches anything.
+type RuleMatch struct {
+	Models   []string          `yaml:"models"`   // the model the client asked for
+	Tags     []string          `yaml:"tags"`     // all present in x-switchboard-tags
+	Keys     []string          `yaml:"keys"`     // the caller's key name
+	Teams    []string          `yaml:"teams"`    // the caller's key's team
+	Metadata map[string]string `yaml:"metadata"` // string values of the request's metadata object
 }
 
 // Defaults that Parse and Default fill in for absent or zero values.

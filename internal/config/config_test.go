@@ -103,6 +103,9 @@ models:
 		{"providers: [{name: p, type: simulator}]\nmodels: [{name: m, targets: [{provider: p}], sticky: team}]", "unknown sticky"},
 		{"providers: [{name: p, type: simulator}]\nmodels: [{name: m, targets: [{provider: p}], fallback_on: [oops]}]", "unknown failure class"},
 		{"providers: [{name: p, type: simulator}]\nmodels: [{name: m, targets: [{provider: p}], retries: -1}]", "retries"},
+		{"providers: [{name: p, type: simulator}]\nmodels: [{name: m, targets: [{provider: p}], shape: {max_tokens: -5}}]", "must not be negative"},
+		{"providers: [{name: p, type: simulator}]\nmodels: [{name: m, targets: [{provider: p}]}]\nrules: [{name: r, match: {tags: [x]}, model: nope}]", "rules[0].model"},
+		{"providers: [{name: p, type: simulator}]\nmodels: [{name: m, targets: [{provider: p}]}]\nrules: [{name: r, model: m}]", "at least one condition"},
 	} {
 		_, err := Parse([]byte(tc.in), "test.yaml", func(string) (string, bool) { return "", false })
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -62,6 +62,7 @@ func validate(c *Config, fields map[string]fieldInfo) []Problem {
 	v.models(c, providers)
 	v.keys(c)
 	v.routing(c)
+	v.rules(c)
 	return v.problems
 }
 
@@ -248,6 +249,7 @@ func (v *validator) models(c *Config, providers map[string]int) {
 		default:
 			v.errorf(at+".sticky", "unknown sticky %s: use user or key, or leave it out", v.show(at+".sticky", m.Sticky))
 		}
+		v.shape(at+".shape", m.Shape)
 		if m.Retries < 0 {
 			v.errorf(at+".retries", "must not be negative (0 turns retries off)")
 		}
@@ -293,6 +295,7 @@ func (v *validator) keys(c *Config) {
 				v.errorf(fmt.Sprintf("%s.models[%d]", at, j), "empty model name")
 			}
 		}
+		v.shape(at+".shape", k.Shape)
 		if k.RPM < 0 {
 			v.errorf(at+".rpm", "must not be negative (0 means unlimited)")
 		}
@@ -319,5 +322,31 @@ func (v *validator) routing(c *Config) {
 	}
 	if b.Probes < 1 {
 		v.errorf("routing.breaker.probes", "must be at least 1")
+	}
+}
+
+func (v *validator) shape(at string, s Shape) {
+	if s.DefaultMaxTokens < 0 || s.MaxTokens < 0 || s.MaxTemperature < 0 {
+		v.errorf(at, "values must not be negative (0 means no bound)")
+	}
+}
+
+func (v *validator) rules(c *Config) {
+	models := make(map[string]bool, len(c.Models))
+	for _, m := range c.Models {
+		models[m.Name] = true
+	}
+	for i, r := range c.Rules {
+		at := fmt.Sprintf("rules[%d]", i)
+		if r.Name == "" {
+			v.errorf(at+".name", "required (it is shown in x-switchboard-rule and logs)")
+		}
+		if !models[r.Model] {
+			v.errorf(at+".model", "must name a configured model, got %s", v.show(at+".model", r.Model))
+		}
+		m := r.Match
+		if len(m.Models)+len(m.Tags)+len(m.Keys)+len(m.Teams)+len(m.Metadata) == 0 {
+			v.errorf(at+".match", "needs at least one condition (models, tags, keys, teams or metadata)")
+		}
 	}
 }

@@ -33,6 +33,7 @@ type Model struct {
 	Strategy   string // weighted | least_inflight | latency
 	Sticky     string // "" | user | key
 	Retries    int
+	Shape      config.Shape
 }
 
 // Table is the model table of one config generation. It is immutable.
@@ -57,7 +58,7 @@ func NewTable(cfg *config.Config, h *Health) *Table {
 		t.providers[p.Name] = true
 	}
 	for _, m := range cfg.Models {
-		rm := &Model{Name: m.Name, Fallbacks: m.Fallbacks, Strategy: m.Strategy, Sticky: m.Sticky, Retries: m.Retries,
+		rm := &Model{Name: m.Name, Fallbacks: m.Fallbacks, Strategy: m.Strategy, Sticky: m.Sticky, Retries: m.Retries, Shape: m.Shape,
 			FallbackOn: make(map[string]bool, len(m.FallbackOn))}
 		for _, c := range m.FallbackOn {
 			rm.FallbackOn[c] = true

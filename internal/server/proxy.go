@@ -62,7 +62,19 @@ func (s *Server) proxy(x *exchange, r *http.Request, op provider.Op) error {
 	x.model = req.Model
 	x.streaming = req.Stream
 
-	m, ok := rt.table.Lookup(req.Model)
+	name := req.Model
+	if !rt.rules.Empty() {
+		caller := route.Caller{Model: req.Model, Tags: r.Header.Get("X-Switchboard-Tags"), Key: x.key,
+			Metadata: func() map[string]string { return req.Metadata(body) }}
+		if key != nil {
+			caller.Team = key.Team
+		}
+		if rule := rt.rules.Match(caller); rule != nil {
+			name = rule.Model
+			x.Header().Set("X-Switchboard-Rule", rule.Name)
+		}
+	}
+	m, ok := rt.table.Lookup(name)
 	if !ok {
 		return notFound("model_not_found", fmt.Sprintf("model %q is not served by this gateway; GET /v1/models lists the models you can use", req.Model))
 	}
@@ -161,7 +173,7 @@ func (s *Server) route(x *exchange, r *http.Request, in routeInput, m *route.Mod
 			if ci > 0 {
 				x.Header().Set("X-Switchboard-Fallback", cm.Name)
 			}
-			*in.out = in.req.Rewrite((*in.out)[:0], in.body, tgt.Model, in.req.Stream)
+			*in.out = in.req.RewriteShaped((*in.out)[:0], in.body, tgt.Model, in.req.Stream, shapeFor(cm, in.key))
 			err := s.forward(x, r, p, tgt, in.op, in.req, *in.out)
 			e, isErr := errors.AsType[*Error](err)
 			s.health.Done(tgt.Dep, isErr && unhealthy(e.class))
@@ -181,6 +193,26 @@ func (s *Server) route(x *exchange, r *http.Request, in routeInput, m *route.Mod
 		return unavailable(m.Name, 0)
 	}
 	return last
+}
+
+// shapeFor combines a model's and a key's request bounds, the stricter
+// winning.
+func shapeFor(m *route.Model, k *config.Key) openai.Shape {
+	s := m.Shape
+	if k != nil {
+		s.DefaultMaxTokens = stricter(s.DefaultMaxTokens, k.Shape.DefaultMaxTokens)
+		s.MaxTokens = stricter(s.MaxTokens, k.Shape.MaxTokens)
+		s.MaxTemperature = stricter(s.MaxTemperature, k.Shape.MaxTemperature)
+	}
+	return openai.Shape{DefaultMaxTokens: s.DefaultMaxTokens, MaxMaxTokens: s.MaxTokens, MaxTemperature: s.MaxTemperature}
+}
+
+// stricter is the smaller non-zero bound (0 = no bound).
+func stricter[T int64 | float64](a, b T) T {
+	if a == 0 || (b != 0 && b < a) {
+		return b
+	}
+	return a
 }
 
 func disallowed(p *provider.Provider, unknown []string) (string, bool) {

@@ -286,3 +286,83 @@ func TestAdminProvidersAuth(t *testing.T) {
 		t.Errorf("admin key: %d %s", res.status, res.body)
 	}
 }
+
+// TestShaping: a model's and a key's bounds are applied to the body sent
+// upstream, the stricter winning.
+func TestShaping(t *testing.T) {
+	up := newUpstream(t, emulator.Options{})
+	gw := newGateway(t, `
+providers: [{name: oai, type: openai, base_url: "{{UP}}/v1"}]
+models:
+  - name: m
+    targets: [{provider: oai, model: up}]
+    shape: {default_max_tokens: 500, max_tokens: 1000, max_temperature: 1.2}
+keys:
+  - {name: strict, key: "${GATEWAY_KEY}", shape: {max_tokens: 300, max_temperature: 0.5}}
+  - {name: loose, key: loose-key-123}
+`, up)
+	for _, tc := range []struct{ name, key, body, want string }{
+		{"default from the model", "loose-key-123", `{"model":"m","messages":[{"role":"user","content":"x"}]}`,
+			`{"model":"up","messages":[{"role":"user","content":"x"}],"max_tokens":500}`},
+		{"model cap", "loose-key-123", `{"model":"m","max_tokens":5000,"temperature":2,"messages":[{"role":"user","content":"x"}]}`,
+			`{"model":"up","max_tokens":1000,"temperature":1.2,"messages":[{"role":"user","content":"x"}]}`},
+		{"key is stricter", gatewayKey, `{"model":"m","messages":[{"role":"user","content":"x"}],"temperature":0.9}`,
+			`{"model":"up","messages":[{"role":"user","content":"x"}],"temperature":0.5,"max_tokens":300}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if res := do(t, "POST", gw.URL+"/v1/chat/completions", tc.body, "Authorization", "Bearer "+tc.key); res.status != 200 {
+				t.Fatalf("status %d: %s", res.status, res.body)
+			}
+			if got := string(up.next(t).Body); got != tc.want {
+				t.Errorf("upstream body =\n%s\nwant\n%s", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestRules: rules send requests to another model by tag, key, team or
+// request metadata; the first match wins and is named in x-switchboard-rule.
+func TestRules(t *testing.T) {
+	up := newUpstream(t, emulator.Options{})
+	gw := newGateway(t, `
+providers: [{name: oai, type: openai, base_url: "{{UP}}/v1"}]
+models:
+  - {name: gpt-4o, targets: [{provider: oai, model: big}]}
+  - {name: cheap, targets: [{provider: oai, model: small}]}
+  - {name: eu, targets: [{provider: oai, model: eu-model}]}
+keys:
+  - {name: batchjob, key: "${GATEWAY_KEY}", team: data}
+  - {name: app, key: app-key-123, team: web}
+rules:
+  - {name: batch-tag, match: {tags: [batch]}, model: cheap}
+  - {name: data-team, match: {teams: [data], models: [gpt-4o]}, model: cheap}
+  - {name: eu-users, match: {metadata: {region: eu}}, model: eu}
+`, up)
+	for _, tc := range []struct {
+		name, key, tags, body, wantModel, wantRule string
+	}{
+		{"no rule", "app-key-123", "", `{"model":"gpt-4o","messages":[{"role":"user","content":"x"}]}`, "big", ""},
+		{"tag", "app-key-123", "interactive, batch", `{"model":"gpt-4o","messages":[{"role":"user","content":"x"}]}`, "small", "batch-tag"},
+		{"team", gatewayKey, "", `{"model":"gpt-4o","messages":[{"role":"user","content":"x"}]}`, "small", "data-team"},
+		{"metadata", "app-key-123", "", `{"model":"gpt-4o","metadata":{"region":"eu"},"messages":[{"role":"user","content":"x"}]}`, "eu-model", "eu-users"},
+		{"metadata other value", "app-key-123", "", `{"model":"gpt-4o","metadata":{"region":"us"},"messages":[{"role":"user","content":"x"}]}`, "big", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			hdr := []string{"Authorization", "Bearer " + tc.key}
+			if tc.tags != "" {
+				hdr = append(hdr, "X-Switchboard-Tags", tc.tags)
+			}
+			res := do(t, "POST", gw.URL+"/v1/chat/completions", tc.body, hdr...)
+			if res.status != 200 {
+				t.Fatalf("status %d: %s", res.status, res.body)
+			}
+			if got := res.header.Get("X-Switchboard-Model"); got != tc.wantModel {
+				t.Errorf("model = %q, want %q", got, tc.wantModel)
+			}
+			if got := res.header.Get("X-Switchboard-Rule"); got != tc.wantRule {
+				t.Errorf("rule = %q, want %q", got, tc.wantRule)
+			}
+			up.next(t)
+		})
+	}
+}

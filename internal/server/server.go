@@ -51,6 +51,7 @@ type Server struct {
 type runtime struct {
 	cfg       *config.Config
 	table     *route.Table
+	rules     *route.Rules
 	providers map[string]*provider.Provider
 	keys      map[[32]byte]*config.Key // by SHA-256 of the secret
 	adminHash [32]byte
@@ -111,6 +112,7 @@ func (s *Server) Apply(cfg *config.Config) error {
 	rt := &runtime{
 		cfg:       cfg,
 		table:     route.NewTable(cfg, s.health),
+		rules:     route.NewRules(cfg.Rules),
 		providers: providers,
 		keys:      make(map[[32]byte]*config.Key, len(cfg.Keys)),
 		maxBody:   int64(cfg.Server.MaxBodyBytes),

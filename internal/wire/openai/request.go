@@ -2,7 +2,9 @@ package openai
 
 import (
 	"fmt"
+	"strconv"
 
+	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
 )
 
@@ -22,6 +24,9 @@ type Request struct {
 	MaxTokens int64
 	// User is the "user" value, "" when absent or null.
 	User string
+	// Temperature is the "temperature" value when HasTemperature.
+	Temperature    float64
+	HasTemperature bool
 
 	scanned              bool
 	modelStart, modelEnd int  // span of the model string token
@@ -29,6 +34,10 @@ type Request struct {
 	soMembers            bool // stream_options is an object with members
 	iuStart, iuEnd       int  // span of stream_options.include_usage value, -1 when absent
 	lastEnd              int  // end of the last top-level member value
+	mtStart, mtEnd       int  // span of the max_tokens value, -1 when absent
+	mctStart, mctEnd     int  // span of the max_completion_tokens value, -1 when absent
+	tStart, tEnd         int  // span of the temperature value, -1 when absent
+	metaStart, metaEnd   int  // span of the metadata object, -1 when absent
 }
 
 // kinds is a set of JSON kinds a parameter accepts.
@@ -103,6 +112,8 @@ const (
 	fMaxCompletionTokens
 	fUser
 	fEncodingFormat
+	fTemperature
+	fMetadata
 )
 
 // param is one row of a parameter table.
@@ -125,7 +136,9 @@ func chatParam(name []byte) (param, bool) {
 		return param{kBool, fStream, false}, true
 	case "stream_options":
 		return param{kObject, fStreamOptions, false}, true
-	case "temperature", "top_p", "presence_penalty", "frequency_penalty":
+	case "temperature":
+		return param{kNumber, fTemperature, false}, true
+	case "top_p", "presence_penalty", "frequency_penalty":
 		return param{kNumber, fOther, false}, true
 	case "max_tokens":
 		return param{kInteger, fMaxTokens, false}, true
@@ -145,7 +158,9 @@ func chatParam(name []byte) (param, bool) {
 		return param{kString, fOther, false}, true
 	case "tools", "functions", "modalities":
 		return param{kArray, fOther, false}, true
-	case "logit_bias", "response_format", "metadata", "audio", "prediction", "web_search_options":
+	case "metadata":
+		return param{kObject, fMetadata, false}, true
+	case "logit_bias", "response_format", "audio", "prediction", "web_search_options":
 		return param{kObject, fOther, false}, true
 	}
 	return param{}, false
@@ -200,6 +215,8 @@ func scan(body []byte, extra func(string) bool, table func([]byte) (param, bool)
 	d := getDecoder(body)
 	defer putDecoder(d)
 	req.soStart, req.soEnd, req.iuStart, req.iuEnd = -1, -1, -1, -1
+	req.mtStart, req.mtEnd, req.mctStart, req.mctEnd, req.tStart, req.tEnd = -1, -1, -1, -1, -1, -1
+	req.metaStart, req.metaEnd = -1, -1
 	var maxTokens, maxCompletion int64
 	var haveMaxCompletion, haveModel, haveMessages, haveInput bool
 
@@ -333,12 +350,34 @@ func scan(body []byte, extra func(string) bool, table func([]byte) (param, bool)
 				if !ok {
 					return req, &ParamError{Param: string(name), Msg: fmt.Sprintf("%q must be an integer, got %s", name, v)}
 				}
+				end := int(d.dec.InputOffset())
 				switch p.field {
 				case fMaxTokens:
 					maxTokens = n
+					req.mtStart, req.mtEnd = end-len(v), end
 				case fMaxCompletionTokens:
 					maxCompletion, haveMaxCompletion = n, true
+					req.mctStart, req.mctEnd = end-len(v), end
 				}
+			} else if p.field == fTemperature {
+				v, err := d.dec.ReadValue()
+				if err != nil {
+					return req, err
+				}
+				f, err := strconv.ParseFloat(string(v), 64)
+				if err != nil {
+					return req, &ParamError{Param: "temperature", Msg: fmt.Sprintf(`"temperature" must be a number, got %s`, v)}
+				}
+				req.Temperature, req.HasTemperature = f, true
+				req.tEnd = int(d.dec.InputOffset())
+				req.tStart = req.tEnd - len(v)
+			} else if p.field == fMetadata {
+				v, err := d.dec.ReadValue()
+				if err != nil {
+					return req, err
+				}
+				req.metaEnd = int(d.dec.InputOffset())
+				req.metaStart = req.metaEnd - len(v)
 			} else if err := d.dec.SkipValue(); err != nil {
 				return req, err
 			}
@@ -488,39 +527,117 @@ func scanStreamOptions(d *decoder, req *Request) error {
 // come from a successful ScanChat or ScanEmbeddings makes Rewrite copy body
 // unchanged.
 func (r *Request) Rewrite(dst, body []byte, model string, forceUsage bool) []byte {
+	return r.RewriteShaped(dst, body, model, forceUsage, Shape{})
+}
+
+// Shape bounds what a request may ask for (config: models[].shape and
+// keys[].shape). Zero fields are no bound.
+type Shape struct {
+	// DefaultMaxTokens is set as max_tokens when the request gives neither
+	// max_tokens nor max_completion_tokens.
+	DefaultMaxTokens int64
+	// MaxMaxTokens caps max_tokens and max_completion_tokens.
+	MaxMaxTokens int64
+	// MaxTemperature caps temperature.
+	MaxTemperature float64
+}
+
+// The texts of the include_usage edits.
+var (
+	usageMember = []byte(`,"stream_options":{"include_usage":true}`)
+	usageObject = []byte(`{"include_usage":true}`)
+	usageFirst  = []byte(`"include_usage":true,`)
+	usageOnly   = []byte(`"include_usage":true`)
+	jsonTrue    = []byte("true")
+)
+
+// IsZero reports a shape that changes nothing.
+func (s Shape) IsZero() bool { return s == Shape{} }
+
+// edit replaces body[at:end] with text (an insertion when end == at).
+type edit struct {
+	at, end int
+	text    []byte
+	model   bool // text is the quoted model name, appended when applied
+}
+
+// RewriteShaped is Rewrite plus request shaping: it caps max_tokens,
+// max_completion_tokens and temperature in place and inserts a default
+// max_tokens, touching only those values.
+func (r *Request) RewriteShaped(dst, body []byte, model string, forceUsage bool, shape Shape) []byte {
 	if !r.scanned {
 		return append(dst, body...)
 	}
-	usageAt, usageEnd := -1, -1 // span replaced by (or insertion point of) the usage edit
-	var usage string
+	var buf [5]edit
+	edits := buf[:0]
+	edits = append(edits, edit{at: r.modelStart, end: r.modelEnd, model: true})
 	if forceUsage && r.Stream && !r.IncludeUsage {
 		switch {
 		case r.soStart < 0:
-			usageAt, usageEnd, usage = r.lastEnd, r.lastEnd, `,"stream_options":{"include_usage":true}`
+			edits = append(edits, edit{at: r.lastEnd, end: r.lastEnd, text: usageMember})
 		case r.iuStart >= 0:
-			usageAt, usageEnd, usage = r.iuStart, r.iuEnd, "true"
+			edits = append(edits, edit{at: r.iuStart, end: r.iuEnd, text: jsonTrue})
 		case body[r.soStart] == 'n': // null
-			usageAt, usageEnd, usage = r.soStart, r.soEnd, `{"include_usage":true}`
+			edits = append(edits, edit{at: r.soStart, end: r.soEnd, text: usageObject})
 		case r.soMembers:
-			usageAt, usageEnd, usage = r.soStart+1, r.soStart+1, `"include_usage":true,`
+			edits = append(edits, edit{at: r.soStart + 1, end: r.soStart + 1, text: usageFirst})
 		default:
-			usageAt, usageEnd, usage = r.soStart+1, r.soStart+1, `"include_usage":true`
+			edits = append(edits, edit{at: r.soStart + 1, end: r.soStart + 1, text: usageOnly})
+		}
+	}
+	if m := shape.MaxMaxTokens; m > 0 {
+		for _, sp := range [2][2]int{{r.mtStart, r.mtEnd}, {r.mctStart, r.mctEnd}} {
+			if sp[0] >= 0 {
+				if n, ok := int64Value(body[sp[0]:sp[1]]); ok && n > m {
+					edits = append(edits, edit{at: sp[0], end: sp[1], text: strconv.AppendInt(nil, m, 10)})
+				}
+			}
+		}
+	}
+	if d := shape.DefaultMaxTokens; d > 0 && r.mtStart < 0 && r.mctStart < 0 {
+		if m := shape.MaxMaxTokens; m > 0 && d > m {
+			d = m
+		}
+		edits = append(edits, edit{at: r.lastEnd, end: r.lastEnd, text: strconv.AppendInt([]byte(`,"max_tokens":`), d, 10)})
+	}
+	if t := shape.MaxTemperature; t > 0 && r.HasTemperature && r.Temperature > t {
+		edits = append(edits, edit{at: r.tStart, end: r.tEnd, text: strconv.AppendFloat(nil, t, 'g', -1, 64)})
+	}
+	// Apply in body order; insertions at the same point keep their order.
+	for i := 1; i < len(edits); i++ {
+		for j := i; j > 0 && edits[j].at < edits[j-1].at; j-- {
+			edits[j], edits[j-1] = edits[j-1], edits[j]
 		}
 	}
 	pos := 0
-	if usageAt >= 0 && usageAt < r.modelStart {
-		dst = append(dst, body[:usageAt]...)
-		dst = append(dst, usage...)
-		pos = usageEnd
-		usageAt = -1
-	}
-	dst = append(dst, body[pos:r.modelStart]...)
-	dst, _ = jsontext.AppendQuote(dst, model) // on invalid UTF-8 the output is still valid
-	pos = r.modelEnd
-	if usageAt >= 0 {
-		dst = append(dst, body[pos:usageAt]...)
-		dst = append(dst, usage...)
-		pos = usageEnd
+	for _, e := range edits {
+		dst = append(dst, body[pos:e.at]...)
+		if e.model {
+			dst, _ = jsontext.AppendQuote(dst, model) // on invalid UTF-8 the output is still valid
+		} else {
+			dst = append(dst, e.text...)
+		}
+		pos = e.end
 	}
 	return append(dst, body[pos:]...)
+}
+
+// Metadata decodes the request's metadata object from body (the bytes r was
+// scanned from), keeping its string values. It is decoded only on demand:
+// routing rules may need it, the pass-through path does not.
+func (r *Request) Metadata(body []byte) map[string]string {
+	if r.metaStart < 0 {
+		return nil
+	}
+	var m map[string]any
+	if json.Unmarshal(body[r.metaStart:r.metaEnd], &m) != nil {
+		return nil
+	}
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		if s, ok := v.(string); ok {
+			out[k] = s
+		}
+	}
+	return out
 }
