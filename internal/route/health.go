@@ -1,6 +1,7 @@
 package route
 
 import (
+	"context"
 	"math"
 	"sync"
 	"sync/atomic"
@@ -59,9 +60,69 @@ type bucket struct {
 
 // Health is the registry of deployments, shared by every config generation.
 type Health struct {
-	mu   sync.RWMutex
-	deps map[string]*Deployment
-	cfg  atomic.Pointer[config.Breaker]
+	mu     sync.RWMutex
+	deps   map[string]*Deployment
+	cfg    atomic.Pointer[config.Breaker]
+	shared Shared // nil: health is this process's alone
+}
+
+// Shared is where replicas publish and read circuit-breaker trips (Redis);
+// ids are Deployment.ID values.
+type Shared interface {
+	Trip(ctx context.Context, id string, until time.Time) error
+	OpenUntil(ctx context.Context, ids []string) ([]time.Time, error)
+}
+
+// SetShared makes breaker trips visible to other replicas through s. Call it
+// before serving, and run Sync.
+func (h *Health) SetShared(s Shared) { h.shared = s }
+
+// ID identifies a deployment across replicas.
+func (d *Deployment) ID() string { return d.Provider + "/" + d.Model }
+
+// Sync copies other replicas' trips into this one every interval until ctx
+// ends. Errors (Redis down) leave local health as it is: each replica then
+// protects itself.
+func (h *Health) Sync(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			h.syncOnce(ctx)
+		}
+	}
+}
+
+func (h *Health) syncOnce(ctx context.Context) {
+	h.mu.RLock()
+	deps := make([]*Deployment, 0, len(h.deps))
+	for _, d := range h.deps {
+		deps = append(deps, d)
+	}
+	h.mu.RUnlock()
+	ids := make([]string, len(deps))
+	for i, d := range deps {
+		ids[i] = d.ID()
+	}
+	until, err := h.shared.OpenUntil(ctx, ids)
+	if err != nil {
+		return
+	}
+	cfg := h.cfg.Load()
+	now := time.Now()
+	for i, d := range deps {
+		if !until[i].After(now) {
+			continue
+		}
+		d.mu.Lock()
+		if d.currentState(cfg, now) != Open {
+			d.trip(until[i].Add(-cfg.Cooldown.D()))
+		}
+		d.mu.Unlock()
+	}
 }
 
 // maxDeployments bounds the registry: "provider/model" names come from
@@ -184,6 +245,7 @@ func (h *Health) Done(d *Deployment, failed bool) {
 		d.probes--
 		if failed {
 			d.trip(now)
+			h.publish(d, now.Add(cfg.Cooldown.D()))
 			return
 		}
 		d.state = Closed
@@ -204,7 +266,22 @@ func (h *Health) Done(d *Deployment, failed bool) {
 	total, nfailed := d.counts(cfg, now)
 	if total >= cfg.MinRequests && float64(nfailed) >= cfg.FailureRate*float64(total) {
 		d.trip(now)
+		h.publish(d, now.Add(cfg.Cooldown.D()))
 	}
+}
+
+// publish tells other replicas about a trip, off the request path (trips
+// are rare, and a slow Redis must not slow the request that saw the failure).
+func (h *Health) publish(d *Deployment, until time.Time) {
+	if h.shared == nil {
+		return
+	}
+	id := d.ID()
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		h.shared.Trip(ctx, id, until)
+	}()
 }
 
 func (d *Deployment) trip(now time.Time) {

@@ -2,6 +2,8 @@ package server_test
 
 import (
 	"encoding/json"
+	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -364,5 +366,48 @@ rules:
 			}
 			up.next(t)
 		})
+	}
+}
+
+// TestBreakerSharedThroughRedis: a circuit opened on one replica is open on
+// another sharing the Redis, which then sheds load without calling upstream.
+func TestBreakerSharedThroughRedis(t *testing.T) {
+	url := redisURL(t)
+	up := newUpstream(t, emulator.Options{})
+	// A unique upstream model name keeps runs apart in the shared Redis.
+	model := fmt.Sprintf("m-%d", rand.Uint64())
+	cfg := `
+redis: {url: "` + url + `"}
+routing: {breaker: {min_requests: 2, cooldown: 5s}}
+providers: [{name: oai, type: openai, base_url: "{{UP}}/v1"}]
+models: [{name: m, targets: [{provider: oai, model: ` + model + `}], retries: 0}]
+`
+	a, b := newGateway(t, cfg, up), newGateway(t, cfg, up)
+	body := `{"model":"m","messages":[{"role":"user","content":"hi"}]}`
+	// b learns the deployment (a healthy call), then a trips the breaker.
+	if res := do(t, "POST", b.URL+"/v1/chat/completions", body); res.status != 200 {
+		t.Fatalf("b: %d", res.status)
+	}
+	up.SetFaults("status=500")
+	for range 2 {
+		do(t, "POST", a.URL+"/v1/chat/completions", body)
+	}
+	if res := do(t, "POST", a.URL+"/v1/chat/completions", body); res.status != 503 {
+		t.Fatalf("a after two failures: %d, want 503 with its circuit open", res.status)
+	}
+	upstreamModels(t, up)
+	up.SetFaults("")
+	waitFor(t, func() bool {
+		return do(t, "POST", b.URL+"/v1/chat/completions", body).status == 503
+	}, "replica b to see the circuit a opened")
+	// From now on b sheds the load without calling the upstream.
+	upstreamModels(t, up)
+	for range 5 {
+		if res := do(t, "POST", b.URL+"/v1/chat/completions", body); res.status != 503 {
+			t.Errorf("b with the shared circuit open: %d, want 503", res.status)
+		}
+	}
+	if got := upstreamModels(t, up); len(got) != 0 {
+		t.Errorf("upstream saw %d requests while the shared circuit was open", len(got))
 	}
 }

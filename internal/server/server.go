@@ -9,6 +9,7 @@
 package server
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"fmt"
@@ -45,7 +46,14 @@ type Server struct {
 	budget   *route.Budget // gateway-wide retry budget
 	idem     idempotencyStore
 	redis    *redis.Client // nil unless redis.url is set
+	stop     context.CancelFunc
+	bg       sync.WaitGroup // background loops, ended by Close
 }
+
+// healthSyncInterval is how often a replica reads the breaker trips of the
+// others from Redis: a deployment another replica found down is shed here
+// within this long.
+const healthSyncInterval = 500 * time.Millisecond
 
 // runtime is everything compiled from one config generation.
 type runtime struct {
@@ -77,6 +85,10 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 		s.redis = redis.NewClient(opt)
 		// A dead replica's claim expires after the longest an attempt may run.
 		s.idem = cache.NewRedis(s.redis, "sb:", cfg.Routing.IdempotencyTTL.D(), 10*time.Minute)
+		s.health.SetShared(cache.NewBreakers(s.redis, "sb:"))
+		ctx, stop := context.WithCancel(context.Background())
+		s.stop = stop
+		s.bg.Go(func() { s.health.Sync(ctx, healthSyncInterval) })
 	} else {
 		s.idem = cache.NewMemory(cfg.Routing.IdempotencyTTL.D(), 100_000)
 	}
@@ -89,6 +101,10 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 
 // Close releases the server's connections to shared stores.
 func (s *Server) Close() error {
+	if s.stop != nil {
+		s.stop()
+		s.bg.Wait()
+	}
 	if s.redis != nil {
 		return s.redis.Close()
 	}
