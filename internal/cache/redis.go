@@ -35,30 +35,29 @@ func (r *Redis) keys(key string) (lock, res string) {
 }
 
 // Begin behaves as Memory.Begin across every replica sharing the Redis.
+//
+// The claim comes first and the stored answer is checked after winning it:
+// Complete writes the answer and drops the claim in one transaction, so a
+// caller that wins a claim after a leader finished always sees its answer
+// (checking the answer first would leave a window in which both are missed).
 func (r *Redis) Begin(ctx context.Context, key string, fp [32]byte) (*Stored, error) {
 	lock, resKey := r.keys(key)
 	want := hex.EncodeToString(fp[:])
 	for {
-		b, err := r.c.Get(ctx, resKey).Bytes()
-		switch {
-		case err == nil:
-			var s Stored
-			if err := json.Unmarshal(b, &s); err != nil {
-				return nil, fmt.Errorf("idempotency: decode stored response: %w", err)
-			}
-			if s.Fingerprint != fp {
-				return nil, ErrMismatch
-			}
-			return &s, nil
-		case !errors.Is(err, redis.Nil):
-			return nil, fmt.Errorf("idempotency: get: %w", err)
-		}
-		ok, err := r.c.SetNX(ctx, lock, want, r.lockTTL).Result()
+		won, err := r.c.SetNX(ctx, lock, want, r.lockTTL).Result()
 		if err != nil {
 			return nil, fmt.Errorf("idempotency: claim: %w", err)
 		}
-		if ok {
+		s, err := r.stored(ctx, resKey, fp)
+		if won {
+			if s != nil || err != nil {
+				r.c.Del(context.WithoutCancel(ctx), lock)
+				return s, err
+			}
 			return nil, nil
+		}
+		if s != nil || err != nil {
+			return s, err
 		}
 		holder, err := r.c.Get(ctx, lock).Result()
 		if err == nil && holder != want {
@@ -72,6 +71,25 @@ func (r *Redis) Begin(ctx context.Context, key string, fp [32]byte) (*Stored, er
 			return nil, ctx.Err()
 		}
 	}
+}
+
+// stored reads a completed answer, nil when there is none.
+func (r *Redis) stored(ctx context.Context, resKey string, fp [32]byte) (*Stored, error) {
+	b, err := r.c.Get(ctx, resKey).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("idempotency: get: %w", err)
+	}
+	var s Stored
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, fmt.Errorf("idempotency: decode stored response: %w", err)
+	}
+	if s.Fingerprint != fp {
+		return nil, ErrMismatch
+	}
+	return &s, nil
 }
 
 // Complete stores the response and releases the claim.
