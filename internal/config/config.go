@@ -90,6 +90,7 @@ const (
 	TypeOpenAI    = "openai"
 	TypeAzure     = "azure"
 	TypeSimulator = "simulator"
+	TypeAnthropic = "anthropic"
 )
 
 // DefaultAzureAPIVersion is the api-version sent to Azure OpenAI when a
@@ -124,6 +125,9 @@ type Provider struct {
 	Headers map[string]string `yaml:"headers"`
 	// Faults is an emulator fault spec applied to every request; simulator only.
 	Faults string `yaml:"faults"`
+	// DefaultMaxTokens is sent to providers that require a max_tokens
+	// (anthropic) when the request gives none. Default 4096.
+	DefaultMaxTokens int64 `yaml:"default_max_tokens"`
 }
 
 // Timeouts bound one upstream attempt. Zero or absent means the default.
@@ -264,6 +268,8 @@ const (
 	DefaultBreakerWindow   = 30 * time.Second
 	DefaultBreakerCooldown = 30 * time.Second
 	DefaultIdempotencyTTL  = time.Hour
+	DefaultAnthropicURL    = "https://api.anthropic.com"
+	DefaultMaxTokens       = 4096
 )
 
 // DefaultFallbackOn is the failure classes that move a request to a model's
@@ -365,6 +371,14 @@ func fill(c *Config, has func(string) bool) {
 		p.BaseURL = strings.TrimRight(p.BaseURL, "/")
 		if p.Type == TypeAzure && p.APIVersion == "" {
 			p.APIVersion = DefaultAzureAPIVersion
+		}
+		if p.Type == TypeAnthropic {
+			if p.BaseURL == "" {
+				p.BaseURL = DefaultAnthropicURL
+			}
+			if p.DefaultMaxTokens == 0 {
+				p.DefaultMaxTokens = DefaultMaxTokens
+			}
 		}
 		t := &p.Timeouts
 		if t.Connect == 0 {

@@ -436,9 +436,9 @@ func TestValidation(t *testing.T) {
 		{"provider name required", "providers: [{type: simulator}]\n", "test.yaml:1:13: providers[0].name: required"},
 		{"provider name unique", "providers:\n  - {name: s, type: simulator}\n  - {name: s, type: simulator}\n", `test.yaml:3:12: providers[1].name: duplicate provider name "s" (also providers[0])`},
 		{"provider name slash", "providers: [{name: a/b, type: simulator}]\n", `providers[0].name: "a/b" must not contain "/"`},
-		{"type required", "providers: [{name: a}]\n", "providers[0].type: required (one of openai, azure, simulator)"},
-		{"type unknown", "providers: [{name: a, type: cohere}]\n", `providers[0].type: unknown provider type "cohere" (want openai, azure, simulator)`},
-		{"type later", "providers: [{name: a, type: anthropic}]\n", `providers[0].type: "anthropic" is not supported yet in this build (supported: openai, azure, simulator)`},
+		{"type required", "providers: [{name: a}]\n", "providers[0].type: required (one of openai, azure, anthropic, simulator)"},
+		{"type unknown", "providers: [{name: a, type: cohere}]\n", `providers[0].type: unknown provider type "cohere" (want openai, azure, anthropic, simulator)`},
+		{"type later", "providers: [{name: a, type: bedrock}]\n", `providers[0].type: "bedrock" is not supported yet in this build (supported: openai, azure, anthropic, simulator)`},
 		{"base_url required openai", "providers: [{name: a, type: openai}]\n", "providers[0].base_url: required for type openai"},
 		{"base_url required azure", "providers: [{name: a, type: azure}]\n", "providers[0].base_url: required for type azure, e.g. https://my-resource.openai.azure.com"},
 		{"base_url relative", "providers: [{name: a, type: openai, base_url: api.openai.com/v1}]\n", `providers[0].base_url: "api.openai.com/v1" is not an absolute http(s) URL`},
@@ -563,6 +563,7 @@ func TestExampleFile(t *testing.T) {
 	t.Setenv("OPENAI_API_KEY", "sk-openai")
 	t.Setenv("AZURE_OPENAI_API_KEY", "sk-azure")
 	t.Setenv("CI_GATEWAY_KEY", "sk-ci")
+	t.Setenv("ANTHROPIC_API_KEY", "sk-ant")
 	c, err := Load("../../switchboard.example.yaml")
 	if err != nil {
 		t.Fatalf("Load(switchboard.example.yaml) error: %v", err)

@@ -49,8 +49,8 @@ func (v *validator) fromEnv(path string) string {
 }
 
 var (
-	supportedTypes = []string{TypeOpenAI, TypeAzure, TypeSimulator}
-	plannedTypes   = []string{"anthropic", "gemini", "vertex", "bedrock"}
+	supportedTypes = []string{TypeOpenAI, TypeAzure, TypeAnthropic, TypeSimulator}
+	plannedTypes   = []string{"gemini", "vertex", "bedrock"}
 )
 
 func validate(c *Config, fields map[string]fieldInfo) []Problem {
@@ -157,6 +157,9 @@ func (v *validator) providers(c *Config) map[string]int {
 				kp := fmt.Sprintf("%s.api_keys[%d]", at, j)
 				v.errorf(kp, "empty API key%s", v.fromEnv(kp))
 			}
+		}
+		if p.DefaultMaxTokens < 0 {
+			v.errorf(at+".default_max_tokens", "must not be negative")
 		}
 		if p.Faults != "" && p.Type != TypeSimulator {
 			v.errorf(at+".faults", "only allowed on simulator providers (this one is %s)", p.Type)

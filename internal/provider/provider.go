@@ -2,9 +2,10 @@
 // send requests to: the upstream URL and auth for each operation, one tuned
 // http.Transport per provider, its timeouts and its parameter allowlist.
 //
-// Only OpenAI-dialect upstreams exist so far: type openai (any
-// OpenAI-compatible server), azure (deployment URLs, api-key header,
-// api-version query) and simulator (the built-in emulator, served in-process).
+// Types: openai (any OpenAI-compatible server), azure (deployment URLs,
+// api-key header, api-version query), anthropic (the Messages API, reached
+// through the translator in internal/wire/anthropic) and simulator (the
+// built-in emulator, served in-process).
 package provider
 
 import (
@@ -42,8 +43,16 @@ func (o Op) path() string {
 // Dialect names a wire format.
 type Dialect string
 
-// DialectOpenAI is the OpenAI Chat Completions / Embeddings wire format.
-const DialectOpenAI Dialect = "openai"
+// Dialects.
+const (
+	// DialectOpenAI is the OpenAI Chat Completions / Embeddings wire format.
+	DialectOpenAI Dialect = "openai"
+	// DialectAnthropic is the Anthropic Messages API.
+	DialectAnthropic Dialect = "anthropic"
+)
+
+// anthropicVersion is the Messages API version the gateway speaks.
+const anthropicVersion = "2023-06-01"
 
 // Provider is one configured upstream. It is immutable after Build and safe
 // for concurrent use; a config reload builds new Providers, reusing those whose
@@ -53,6 +62,9 @@ type Provider struct {
 	Type     string
 	Dialect  Dialect
 	Timeouts Timeouts
+	// DefaultMaxTokens is sent when a request gives no limit and the
+	// provider requires one (anthropic).
+	DefaultMaxTokens int64
 
 	cfg       config.Provider
 	base      string // base URL without a trailing slash
@@ -117,12 +129,13 @@ func newProvider(c config.Provider, sim SimulatorFactory) (*Provider, error) {
 			FirstByte: c.Timeouts.FirstByte.D(),
 			Total:     c.Timeouts.Total.D(),
 		},
-		cfg:       c,
-		base:      strings.TrimRight(c.BaseURL, "/"),
-		keys:      c.APIKeys,
-		coolUntil: make([]atomic.Int64, len(c.APIKeys)),
-		extra:     make(map[string]bool, len(c.ExtraParams)),
-		headers:   make(http.Header, len(c.Headers)),
+		DefaultMaxTokens: c.DefaultMaxTokens,
+		cfg:              c,
+		base:             strings.TrimRight(c.BaseURL, "/"),
+		keys:             c.APIKeys,
+		coolUntil:        make([]atomic.Int64, len(c.APIKeys)),
+		extra:            make(map[string]bool, len(c.ExtraParams)),
+		headers:          make(http.Header, len(c.Headers)),
 	}
 	for _, name := range c.ExtraParams {
 		p.extra[name] = true
@@ -131,6 +144,9 @@ func newProvider(c config.Provider, sim SimulatorFactory) (*Provider, error) {
 		p.headers.Set(k, v)
 	}
 	switch c.Type {
+	case "anthropic":
+		p.Dialect = DialectAnthropic
+		fallthrough
 	case "openai", "azure":
 		if _, err := url.Parse(p.base); err != nil {
 			return nil, fmt.Errorf("base_url: %w", err)
@@ -192,6 +208,11 @@ func (p *Provider) AllowsParam(name string) bool { return p.extra[name] }
 func (p *Provider) NewRequest(ctx context.Context, op Op, model string, body []byte) (req *http.Request, key int, err error) {
 	var target string
 	switch p.Type {
+	case "anthropic":
+		if op != OpChat {
+			return nil, 0, fmt.Errorf("provider %q (anthropic) has no embeddings API", p.Name)
+		}
+		target = p.base + "/v1/messages"
 	case "azure":
 		target = p.base + "/openai/deployments/" + url.PathEscape(model) + op.path() + "?api-version=" + url.QueryEscape(p.cfg.APIVersion)
 	default:
@@ -207,10 +228,16 @@ func (p *Provider) NewRequest(ctx context.Context, op Op, model string, body []b
 	}
 	h.Set("Content-Type", "application/json")
 	key = p.pickKey()
+	if p.Dialect == DialectAnthropic {
+		h.Set("Anthropic-Version", anthropicVersion)
+	}
 	if key >= 0 {
-		if p.Type == "azure" {
+		switch p.Type {
+		case "anthropic":
+			h.Set("X-Api-Key", p.keys[key])
+		case "azure":
 			h.Set("Api-Key", p.keys[key])
-		} else {
+		default:
 			h.Set("Authorization", "Bearer "+p.keys[key])
 		}
 	}

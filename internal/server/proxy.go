@@ -13,6 +13,7 @@ import (
 	"github.com/switchboard-gw/switchboard/internal/config"
 	"github.com/switchboard-gw/switchboard/internal/provider"
 	"github.com/switchboard-gw/switchboard/internal/route"
+	"github.com/switchboard-gw/switchboard/internal/wire/anthropic"
 	"github.com/switchboard-gw/switchboard/internal/wire/openai"
 )
 
@@ -161,7 +162,14 @@ func (s *Server) route(x *exchange, r *http.Request, in routeInput, m *route.Mod
 			}
 			tried[i] = true
 			p := rt.providers[tgt.Provider]
-			if name, bad := disallowed(p, in.unknown); bad {
+			if p.Dialect == provider.DialectAnthropic && in.op != provider.OpChat {
+				if x.attempts == 0 && ci == 0 {
+					return badRequest("model", fmt.Sprintf("model %q is served by provider %q (anthropic), which has no embeddings API; use an embeddings model", cm.Name, p.Name))
+				}
+				continue
+			}
+			// Unknown fields are judged by the translator for other dialects.
+			if name, bad := disallowed(p, in.unknown); bad && p.Dialect == provider.DialectOpenAI {
 				if x.attempts == 0 && ci == 0 {
 					return badRequest(name, fmt.Sprintf("unknown parameter %q: remove it, or, if provider %q supports it, add it to that provider's extra_params in the gateway config", name, p.Name))
 				}
@@ -174,7 +182,18 @@ func (s *Server) route(x *exchange, r *http.Request, in routeInput, m *route.Mod
 				x.Header().Set("X-Switchboard-Fallback", cm.Name)
 			}
 			*in.out = in.req.RewriteShaped((*in.out)[:0], in.body, tgt.Model, in.req.Stream, shapeFor(cm, in.key))
-			err := s.forward(x, r, p, tgt, in.op, in.req, *in.out)
+			upBody := *in.out
+			if p.Dialect == provider.DialectAnthropic {
+				tr, err := anthropic.ToMessages(upBody, tgt.Model, anthropic.Options{DefaultMaxTokens: p.DefaultMaxTokens})
+				if err != nil {
+					if x.attempts == 0 && ci == 0 {
+						return err
+					}
+					continue // a fallback that cannot take this request
+				}
+				upBody = tr
+			}
+			err := s.forward(x, r, p, tgt, in.op, in.req, upBody)
 			e, isErr := errors.AsType[*Error](err)
 			s.health.Done(tgt.Dep, isErr && unhealthy(e.class))
 			if err == nil {
@@ -313,9 +332,14 @@ func (s *Server) forward(x *exchange, r *http.Request, p *provider.Provider, tgt
 		return a.failure(err)
 	}
 	defer resp.Body.Close()
-	if req.Stream && resp.StatusCode/100 == 2 {
+	switch {
+	case p.Dialect == provider.DialectAnthropic && req.Stream && resp.StatusCode/100 == 2:
+		err = a.relayAnthropicStream(resp, req.IncludeUsage)
+	case p.Dialect == provider.DialectAnthropic:
+		err = a.relayAnthropicBody(resp)
+	case req.Stream && resp.StatusCode/100 == 2:
 		err = a.relayStream(resp, req.IncludeUsage)
-	} else {
+	default:
 		err = a.relayBody(resp)
 	}
 	if e, ok := errors.AsType[*Error](err); ok && e.class == classRateLimit {
