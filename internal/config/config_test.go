@@ -572,7 +572,7 @@ func TestExampleFile(t *testing.T) {
 	for _, p := range c.Providers {
 		names = append(names, p.Name+":"+p.Type)
 	}
-	if diff := cmp.Diff([]string{"openai:openai", "azure-east:azure", "local:openai", "simulator:simulator"}, names); diff != "" {
+	if diff := cmp.Diff([]string{"openai:openai", "azure-east:azure", "anthropic:anthropic", "local:openai", "simulator:simulator"}, names); diff != "" {
 		t.Errorf("example providers mismatch (-want +got):\n%s", diff)
 	}
 	if got := c.Models[0].Targets; len(got) != 2 || got[0].Weight != 95 || got[1].Weight != 5 {
