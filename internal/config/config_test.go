@@ -578,7 +578,7 @@ func TestExampleFile(t *testing.T) {
 	if got := c.Models[0].Targets; len(got) != 2 || got[0].Weight != 95 || got[1].Weight != 5 {
 		t.Errorf("example gpt-4o targets = %+v, want weights 95 and 5", got)
 	}
-	if diff := cmp.Diff([]string{"sk-openai", "sk-azure", "sk-ci"}, c.Secrets()); diff != "" {
+	if diff := cmp.Diff([]string{"sk-openai", "sk-azure", "sk-ant", "sk-ci"}, c.Secrets()); diff != "" {
 		t.Errorf("example Secrets() mismatch (-want +got):\n%s", diff)
 	}
 
