@@ -30,7 +30,7 @@ func mockUpstream(ctx context.Context, args []string, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	emu, err := emulator.New(emulator.Options{Faults: *faults, APIKey: *apiKey, Reply: *reply})
+	emu, err := emulator.New(emulator.Options{Faults: *faults, APIKey: *apiKey, Reply: *reply, NoRecord: true})
 	if err != nil {
 		return err
 	}

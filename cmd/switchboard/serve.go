@@ -140,7 +140,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 // simulator builds the in-process upstream of simulator providers: the same
 // emulator as mock-upstream, speaking the OpenAI dialect.
 func simulator(faults string) (http.Handler, error) {
-	return emulator.New(emulator.Options{Faults: faults, Reply: "Hello from the Switchboard simulator. Configure a real provider in switchboard.yaml to get real answers."})
+	return emulator.New(emulator.Options{Faults: faults, NoRecord: true, Reply: "Hello from the Switchboard simulator. Configure a real provider in switchboard.yaml to get real answers."})
 }
 
 // checkExposure refuses a gateway that anyone on the network could use: on a

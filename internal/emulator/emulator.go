@@ -93,7 +93,17 @@ type Options struct {
 	// finished (written, aborted or abandoned by the client), from the
 	// handler goroutine, with the same record [Emulator.Requests] returns.
 	OnDone func(Recorded)
+
+	// NoRecord turns off request recording ([Emulator.Requests] stays
+	// empty), for long-running use: the gateway's simulator and
+	// `switchboard mock-upstream`. Recording otherwise keeps at most the
+	// latest maxRecorded requests.
+	NoRecord bool
 }
+
+// maxRecorded bounds the recorded requests; past it the oldest half is
+// dropped, so a long test or demo cannot grow the emulator without limit.
+const maxRecorded = 10000
 
 // Recorded is what the emulator remembers of one request.
 type Recorded struct {
@@ -181,9 +191,14 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Header:   r.Header.Clone(),
 		Body:     body,
 	}
-	e.mu.Lock()
-	e.reqs = append(e.reqs, rec)
-	e.mu.Unlock()
+	if !e.opts.NoRecord {
+		e.mu.Lock()
+		if len(e.reqs) >= maxRecorded {
+			e.reqs = append(e.reqs[:0], e.reqs[maxRecorded/2:]...)
+		}
+		e.reqs = append(e.reqs, rec)
+		e.mu.Unlock()
+	}
 
 	x := &exchange{
 		e:       e,
