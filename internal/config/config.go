@@ -272,6 +272,24 @@ const (
 	DefaultMaxTokens       = 4096
 )
 
+// PresetURLs are the OpenAI-compatible provider types that need only a key:
+// each one's default base_url. Their quirks (parameters they reject or
+// accept beyond OpenAI's) live with the provider adapter.
+var PresetURLs = map[string]string{
+	"groq":       "https://api.groq.com/openai/v1",
+	"mistral":    "https://api.mistral.ai/v1",
+	"deepseek":   "https://api.deepseek.com/v1",
+	"together":   "https://api.together.xyz/v1",
+	"fireworks":  "https://api.fireworks.ai/inference/v1",
+	"openrouter": "https://openrouter.ai/api/v1",
+	"xai":        "https://api.x.ai/v1",
+	"perplexity": "https://api.perplexity.ai",
+	"cerebras":   "https://api.cerebras.ai/v1",
+	"ollama":     "http://127.0.0.1:11434/v1",
+	"vllm":       "http://127.0.0.1:8000/v1",
+	"lmstudio":   "http://127.0.0.1:1234/v1",
+}
+
 // DefaultFallbackOn is the failure classes that move a request to a model's
 // fallbacks when fallback_on is absent.
 var DefaultFallbackOn = []string{"rate_limit", "server_error", "timeout", "context_window"}
@@ -371,6 +389,9 @@ func fill(c *Config, has func(string) bool) {
 		p.BaseURL = strings.TrimRight(p.BaseURL, "/")
 		if p.Type == TypeAzure && p.APIVersion == "" {
 			p.APIVersion = DefaultAzureAPIVersion
+		}
+		if u, ok := PresetURLs[p.Type]; ok && p.BaseURL == "" {
+			p.BaseURL = u
 		}
 		if p.Type == TypeAnthropic {
 			if p.BaseURL == "" {

@@ -436,8 +436,8 @@ func TestValidation(t *testing.T) {
 		{"provider name required", "providers: [{type: simulator}]\n", "test.yaml:1:13: providers[0].name: required"},
 		{"provider name unique", "providers:\n  - {name: s, type: simulator}\n  - {name: s, type: simulator}\n", `test.yaml:3:12: providers[1].name: duplicate provider name "s" (also providers[0])`},
 		{"provider name slash", "providers: [{name: a/b, type: simulator}]\n", `providers[0].name: "a/b" must not contain "/"`},
-		{"type required", "providers: [{name: a}]\n", "providers[0].type: required (one of openai, azure, anthropic, simulator)"},
-		{"type unknown", "providers: [{name: a, type: cohere}]\n", `providers[0].type: unknown provider type "cohere" (want openai, azure, anthropic, simulator)`},
+		{"type required", "providers: [{name: a}]\n", "providers[0].type: required (one of openai, azure, anthropic, simulator, or a preset: cerebras, deepseek"},
+		{"type unknown", "providers: [{name: a, type: cohere}]\n", `providers[0].type: unknown provider type "cohere" (want openai, azure, anthropic, simulator, or a preset: cerebras`},
 		{"type later", "providers: [{name: a, type: bedrock}]\n", `providers[0].type: "bedrock" is not supported yet in this build (supported: openai, azure, anthropic, simulator)`},
 		{"base_url required openai", "providers: [{name: a, type: openai}]\n", "providers[0].base_url: required for type openai"},
 		{"base_url required azure", "providers: [{name: a, type: azure}]\n", "providers[0].base_url: required for type azure, e.g. https://my-resource.openai.azure.com"},
@@ -595,5 +595,17 @@ func TestLoadMissing(t *testing.T) {
 	_, err := Load("/nonexistent/switchboard.yaml")
 	if !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), "/nonexistent/switchboard.yaml") {
 		t.Errorf("Load(missing) error = %v, want fs.ErrNotExist naming the path", err)
+	}
+}
+
+func TestPresetDefaults(t *testing.T) {
+	got := mustParse(t, "providers: [{name: g, type: groq}, {name: a, type: anthropic}, {name: o, type: Ollama}]\nmodels: [{name: m, targets: [{provider: g}]}]\n", nil)
+	for i, want := range []string{"https://api.groq.com/openai/v1", "https://api.anthropic.com", "http://127.0.0.1:11434/v1"} {
+		if got.Providers[i].BaseURL != want {
+			t.Errorf("providers[%d].base_url = %q, want %q", i, got.Providers[i].BaseURL, want)
+		}
+	}
+	if got.Providers[1].DefaultMaxTokens != 4096 {
+		t.Errorf("anthropic default_max_tokens = %d, want 4096", got.Providers[1].DefaultMaxTokens)
 	}
 }

@@ -130,11 +130,12 @@ func (v *validator) providers(c *Config) map[string]int {
 
 		switch {
 		case p.Type == "":
-			v.errorf(at+".type", "required (one of %s)", strings.Join(supportedTypes, ", "))
+			v.errorf(at+".type", "required (one of %s, or a preset: %s)", strings.Join(supportedTypes, ", "), presetList())
 		case slices.Contains(plannedTypes, p.Type):
 			v.errorf(at+".type", "%q is not supported yet in this build (supported: %s)", p.Type, strings.Join(supportedTypes, ", "))
+		case PresetURLs[p.Type] != "":
 		case !slices.Contains(supportedTypes, p.Type):
-			v.errorf(at+".type", "unknown provider type %s (want %s)", v.show(at+".type", p.Type), strings.Join(supportedTypes, ", "))
+			v.errorf(at+".type", "unknown provider type %s (want %s, or a preset: %s)", v.show(at+".type", p.Type), strings.Join(supportedTypes, ", "), presetList())
 		}
 
 		switch {
@@ -352,4 +353,8 @@ func (v *validator) rules(c *Config) {
 			v.errorf(at+".match", "needs at least one condition (models, tags, keys, teams or metadata)")
 		}
 	}
+}
+
+func presetList() string {
+	return strings.Join(slices.Sorted(maps.Keys(PresetURLs)), ", ")
 }

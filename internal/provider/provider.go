@@ -72,9 +72,13 @@ type Provider struct {
 	coolUntil []atomic.Int64 // per key: unix nanos until which it is skipped after a 429
 	next      atomic.Uint32
 	extra     map[string]bool
-	headers   http.Header
-	client    *http.Client
-	closeIdle func()
+	reject    []string // OpenAI fields this provider type refuses
+	// NoStreamOptions: do not ask for stream usage with stream_options (the
+	// provider rejects it, or reports usage unasked).
+	NoStreamOptions bool
+	headers         http.Header
+	client          *http.Client
+	closeIdle       func()
 }
 
 // Timeouts bound one upstream attempt. Connect covers dialing and the TLS
@@ -140,21 +144,28 @@ func newProvider(c config.Provider, sim SimulatorFactory) (*Provider, error) {
 	for _, name := range c.ExtraParams {
 		p.extra[name] = true
 	}
+	if ps, ok := presets[c.Type]; ok {
+		for _, name := range ps.extra {
+			p.extra[name] = true
+		}
+		p.reject, p.NoStreamOptions = ps.reject, ps.noStreamOptions
+	}
 	for k, v := range c.Headers {
 		p.headers.Set(k, v)
 	}
-	switch c.Type {
-	case "anthropic":
+	_, isPreset := presets[c.Type]
+	switch {
+	case c.Type == "anthropic":
 		p.Dialect = DialectAnthropic
 		fallthrough
-	case "openai", "azure":
+	case c.Type == "openai", c.Type == "azure", isPreset:
 		if _, err := url.Parse(p.base); err != nil {
 			return nil, fmt.Errorf("base_url: %w", err)
 		}
 		t := newTransport(c)
 		p.client = &http.Client{Transport: t, CheckRedirect: noRedirects}
 		p.closeIdle = t.CloseIdleConnections
-	case "simulator":
+	case c.Type == "simulator":
 		if sim == nil {
 			return nil, fmt.Errorf("simulator providers are not available in this build")
 		}
@@ -196,6 +207,10 @@ func newTransport(c config.Provider) *http.Transport {
 // noRedirects hands a 3xx back to the gateway as it is: an API never redirects
 // a POST, and following one could send the provider key to another host.
 func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+// Rejects returns the OpenAI request fields this provider type is known to
+// refuse.
+func (p *Provider) Rejects() []string { return p.reject }
 
 // AllowsParam reports whether the provider accepts a top-level request field
 // outside the OpenAI schema (config: extra_params).

@@ -175,13 +175,21 @@ func (s *Server) route(x *exchange, r *http.Request, in routeInput, m *route.Mod
 				}
 				continue // a fallback that cannot take this request
 			}
+			if rej := p.Rejects(); len(rej) > 0 {
+				if name, bad := openai.FindField(in.body, rej); bad {
+					if x.attempts == 0 && ci == 0 {
+						return badRequest(name, fmt.Sprintf("parameter %q is not supported by provider %q (type %s); remove it for this model", name, p.Name, p.Type))
+					}
+					continue
+				}
+			}
 			if ok, _ := s.health.Allow(tgt.Dep); !ok {
 				continue // lost the half-open probe slot to another request
 			}
 			if ci > 0 {
 				x.Header().Set("X-Switchboard-Fallback", cm.Name)
 			}
-			*in.out = in.req.RewriteShaped((*in.out)[:0], in.body, tgt.Model, in.req.Stream, shapeFor(cm, in.key))
+			*in.out = in.req.RewriteShaped((*in.out)[:0], in.body, tgt.Model, in.req.Stream && !p.NoStreamOptions, shapeFor(cm, in.key))
 			upBody := *in.out
 			if p.Dialect == provider.DialectAnthropic {
 				tr, err := anthropic.ToMessages(upBody, tgt.Model, anthropic.Options{DefaultMaxTokens: p.DefaultMaxTokens})

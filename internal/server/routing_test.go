@@ -411,3 +411,34 @@ models: [{name: m, targets: [{provider: oai, model: ` + model + `}], retries: 0}
 		t.Errorf("upstream saw %d requests while the shared circuit was open", len(got))
 	}
 }
+
+// TestPresets: a preset provider type needs only a key; its known quirks are
+// applied (a refused field is a 400 naming it; its extras are accepted;
+// Mistral is not sent stream_options).
+func TestPresets(t *testing.T) {
+	up := newUpstream(t, emulator.Options{})
+	gw := newGateway(t, `
+providers:
+  - {name: groq, type: groq, base_url: "{{UP}}/v1", api_keys: [gk-123456]}
+  - {name: mistral, type: mistral, base_url: "{{UP}}/v1"}
+  - {name: vllm, type: vllm, base_url: "{{UP}}/v1"}
+models:
+  - {name: llama, targets: [{provider: groq, model: llama-3.3-70b-versatile}]}
+  - {name: mistral-small, targets: [{provider: mistral}]}
+  - {name: local, targets: [{provider: vllm}]}
+`, up)
+	res := do(t, "POST", gw.URL+"/v1/chat/completions", `{"model":"llama","logprobs":true,"messages":[{"role":"user","content":"x"}]}`)
+	if res.status != 400 || !strings.Contains(res.body, `"param":"logprobs"`) || !strings.Contains(res.body, "groq") {
+		t.Errorf("groq with logprobs: %d %s, want a 400 naming logprobs", res.status, res.body)
+	}
+	if res := do(t, "POST", gw.URL+"/v1/chat/completions", `{"model":"local","top_k":20,"guided_json":{},"messages":[{"role":"user","content":"x"}]}`); res.status != 200 {
+		t.Errorf("vllm extras: %d %s", res.status, res.body)
+	}
+	up.next(t)
+	if res := do(t, "POST", gw.URL+"/v1/chat/completions", `{"model":"mistral-small","stream":true,"messages":[{"role":"user","content":"x"}]}`); res.status != 200 {
+		t.Errorf("mistral stream: %d %s", res.status, res.body)
+	}
+	if rec := up.next(t); strings.Contains(string(rec.Body), "stream_options") {
+		t.Errorf("mistral was sent stream_options: %s", rec.Body)
+	}
+}

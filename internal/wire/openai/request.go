@@ -641,3 +641,35 @@ func (r *Request) Metadata(body []byte) map[string]string {
 	}
 	return out
 }
+
+// FindField reports the first of names present as a top-level member of
+// body, which must already have been scanned successfully. It is a second
+// pass, used only for providers that refuse some OpenAI fields.
+func FindField(body []byte, names []string) (string, bool) {
+	d := getDecoder(body)
+	defer putDecoder(d)
+	if _, err := d.dec.ReadToken(); err != nil {
+		return "", false
+	}
+	for {
+		end, err := d.endObject()
+		if err != nil || end {
+			return "", false
+		}
+		name, err := d.name()
+		if err != nil {
+			return "", false
+		}
+		for _, n := range names {
+			if string(name) == n {
+				if d.dec.PeekKind() == jsontext.KindNull {
+					break // an explicit null asks for nothing
+				}
+				return n, true
+			}
+		}
+		if err := d.dec.SkipValue(); err != nil {
+			return "", false
+		}
+	}
+}

@@ -65,3 +65,13 @@ func TestMetadata(t *testing.T) {
 		t.Errorf("no metadata: %v", m)
 	}
 }
+
+func TestFindField(t *testing.T) {
+	body := []byte(`{"model":"a","logprobs":true,"messages":[{"role":"user","content":"logit_bias"}],"n":null}`)
+	if got, ok := FindField(body, []string{"logit_bias", "logprobs"}); !ok || got != "logprobs" {
+		t.Errorf("FindField = %q, %v; want logprobs", got, ok)
+	}
+	if got, ok := FindField(body, []string{"n", "logit_bias"}); ok {
+		t.Errorf("FindField = %q; a nested string or a null member must not count", got)
+	}
+}
