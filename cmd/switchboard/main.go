@@ -21,6 +21,8 @@ Usage:
   switchboard mock-upstream [--listen ADDR] [--faults SPEC]
                                                       run the provider emulator
   switchboard version                                 print version and build info
+  switchboard bench [--rates 1000,3000] [--duration 10s] [--json FILE]
+                                                      measure the gateway's overhead (BENCHMARKS.md)
 
 Config comes from --config, else $SWITCHBOARD_CONFIG, else ./switchboard.yaml,
 else built-in defaults (listen on 127.0.0.1:8080, one model "demo" served by the
@@ -50,7 +52,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return mockUpstream(ctx, rest, stderr)
 	case "version":
 		return version(stdout)
-	case "keys", "bench", "eval":
+	case "bench":
+		return benchCmd(ctx, rest, stdout, stderr)
+	case "keys", "eval":
 		return fmt.Errorf("%q is not available in this build yet; see the README's roadmap", cmd)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
