@@ -19,6 +19,7 @@ import (
 	"github.com/switchboard-gw/switchboard/internal/config"
 	"github.com/switchboard-gw/switchboard/internal/emulator"
 	"github.com/switchboard-gw/switchboard/internal/server"
+	"github.com/switchboard-gw/switchboard/internal/telemetry"
 )
 
 func serve(ctx context.Context, args []string, stderr io.Writer) error {
@@ -43,7 +44,11 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		}
 	}
 	override(cfg)
-	logger := newLogger(cfg.Log, stderr)
+	// The request log is a line per request: batch the writes (lines reach
+	// stderr within telemetry.FlushInterval, and all of them on exit).
+	logOut := telemetry.NewBufferedWriter(stderr)
+	defer logOut.Close()
+	logger := newLogger(cfg.Log, logOut)
 	if err := checkExposure(cfg); err != nil {
 		return err
 	}

@@ -77,8 +77,11 @@ type Provider struct {
 	// provider rejects it, or reports usage unasked).
 	NoStreamOptions bool
 	headers         http.Header
-	client          *http.Client
-	closeIdle       func()
+	rt              http.RoundTripper
+	// NameHeader is []string{Name}, shared by every response that names
+	// this provider (setting a header otherwise allocates the slice).
+	NameHeader []string
+	closeIdle  func()
 }
 
 // Timeouts bound one upstream attempt. Connect covers dialing and the TLS
@@ -141,6 +144,7 @@ func newProvider(c config.Provider, sim SimulatorFactory) (*Provider, error) {
 		extra:            make(map[string]bool, len(c.ExtraParams)),
 		headers:          make(http.Header, len(c.Headers)),
 	}
+	p.NameHeader = []string{c.Name}
 	for _, name := range c.ExtraParams {
 		p.extra[name] = true
 	}
@@ -163,7 +167,7 @@ func newProvider(c config.Provider, sim SimulatorFactory) (*Provider, error) {
 			return nil, fmt.Errorf("base_url: %w", err)
 		}
 		t := newTransport(c)
-		p.client = &http.Client{Transport: t, CheckRedirect: noRedirects}
+		p.rt = t
 		p.closeIdle = t.CloseIdleConnections
 	case c.Type == "simulator":
 		if sim == nil {
@@ -174,7 +178,7 @@ func newProvider(c config.Provider, sim SimulatorFactory) (*Provider, error) {
 			return nil, fmt.Errorf("faults: %w", err)
 		}
 		p.base = "http://simulator.internal/v1"
-		p.client = &http.Client{Transport: HandlerTransport{Handler: h}, CheckRedirect: noRedirects}
+		p.rt = HandlerTransport{Handler: h}
 		p.closeIdle = func() {}
 	default:
 		return nil, fmt.Errorf("unsupported type %q", c.Type)
@@ -203,10 +207,6 @@ func newTransport(c config.Provider) *http.Transport {
 		ReadBufferSize:        32 << 10,
 	}
 }
-
-// noRedirects hands a 3xx back to the gateway as it is: an API never redirects
-// a POST, and following one could send the provider key to another host.
-func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 // Rejects returns the OpenAI request fields this provider type is known to
 // refuse.
@@ -312,7 +312,10 @@ func (p *Provider) KeysCooling() (cooling, total int) {
 	return cooling, len(p.keys)
 }
 
-// Do sends req with the provider's client.
+// Do sends req with the provider's transport. It is one round trip:
+// redirects are not followed (an API never redirects a POST, and following
+// one could send the provider key to another host), and going straight to
+// the Transport skips http.Client's per-request header and URL copies.
 func (p *Provider) Do(req *http.Request) (*http.Response, error) {
-	return p.client.Do(req)
+	return p.rt.RoundTrip(req)
 }

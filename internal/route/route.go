@@ -22,6 +22,8 @@ type Target struct {
 	Model    string // the model name sent upstream
 	Weight   int
 	Dep      *Deployment
+	// ModelHeader is []string{Model}, shared by every response naming it.
+	ModelHeader []string
 }
 
 // Model is a client-facing model name and its targets.
@@ -68,7 +70,7 @@ func NewTable(cfg *config.Config, h *Health) *Table {
 			if model == "" {
 				model = m.Name
 			}
-			rm.Targets = append(rm.Targets, Target{Provider: tg.Provider, Model: model, Weight: tg.Weight, Dep: h.Deployment(tg.Provider, model)})
+			rm.Targets = append(rm.Targets, Target{Provider: tg.Provider, Model: model, Weight: tg.Weight, Dep: h.Deployment(tg.Provider, model), ModelHeader: []string{model}})
 		}
 		t.models[m.Name] = rm
 		t.names = append(t.names, m.Name)
@@ -88,7 +90,7 @@ func (t *Table) Lookup(name string) (*Model, bool) {
 	}
 	return &Model{
 		Name:     name,
-		Targets:  []Target{{Provider: prov, Model: model, Weight: 1, Dep: t.health.Deployment(prov, model)}},
+		Targets:  []Target{{Provider: prov, Model: model, Weight: 1, Dep: t.health.Deployment(prov, model), ModelHeader: []string{model}}},
 		Strategy: "weighted",
 		Retries:  t.retries,
 	}, true

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"encoding/hex"
 	"errors"
 	"log/slog"
@@ -134,7 +133,9 @@ func (s *Server) finish(x *exchange) {
 	if x.errClass != "" {
 		attrs = append(attrs, slog.String("error", x.errClass))
 	}
-	s.log.LogAttrs(context.WithoutCancel(x.r.Context()), slog.LevelInfo, "request", attrs...)
+	// The request's context may be cancelled by now; slog only passes it to
+	// the handler, which does not care.
+	s.log.LogAttrs(x.r.Context(), slog.LevelInfo, "request", attrs...)
 }
 
 // requestID honours a sane incoming x-request-id (1–128 characters of

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/switchboard-gw/switchboard/internal/config"
@@ -303,24 +304,22 @@ var (
 func (s *Server) forward(x *exchange, r *http.Request, p *provider.Provider, tgt route.Target, op provider.Op, req *openai.Request, body []byte) (err error) {
 	x.provider, x.upstream = p.Name, tgt.Model
 	x.attempts++
+	// Pre-built value slices and canonical keys: no allocation per header.
 	h := x.Header()
-	h.Set("X-Switchboard-Provider", p.Name)
-	h.Set("X-Switchboard-Model", tgt.Model)
-	h.Set("X-Switchboard-Attempts", strconv.Itoa(x.attempts))
+	h["X-Switchboard-Provider"] = p.NameHeader
+	h["X-Switchboard-Model"] = tgt.ModelHeader
+	h["X-Switchboard-Attempts"] = attemptsHeader(x.attempts)
 
-	ctx := r.Context()
-	if p.Timeouts.Total > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeoutCause(ctx, p.Timeouts.Total, errTotalTimeout)
-		defer cancel()
-	}
-	ctx, cancel := context.WithCancelCause(ctx)
+	// One context and one timer bound the attempt: the timer fires first at
+	// the first-byte deadline and, once the first byte is in, is re-armed
+	// for the rest of the total timeout (see gotFirstByte).
+	ctx, cancel := context.WithCancelCause(r.Context())
 	defer cancel(nil)
-	var firstByte *time.Timer
-	if p.Timeouts.FirstByte > 0 {
-		firstByte = time.AfterFunc(p.Timeouts.FirstByte, func() { cancel(errFirstByteTimeout) })
+	a := &attempt{s: s, x: x, r: r, p: p, ctx: ctx, cancel: cancel, start: time.Now()}
+	if d := a.firstDeadline(); d > 0 {
+		a.timer = time.AfterFunc(d, a.expire)
+		defer a.timer.Stop()
 	}
-	a := &attempt{s: s, x: x, r: r, p: p, ctx: ctx, firstByte: firstByte}
 
 	upreq, keyIdx, err := p.NewRequest(ctx, op, tgt.Model, body)
 	if err != nil {
@@ -362,14 +361,39 @@ func (s *Server) forward(x *exchange, r *http.Request, p *provider.Provider, tgt
 
 // attempt is one upstream try of a request.
 type attempt struct {
-	s         *Server
-	x         *exchange
-	r         *http.Request
-	p         *provider.Provider
-	ctx       context.Context
-	firstByte *time.Timer
-	sent      time.Time     // when the request went upstream
-	fb        time.Duration // time to the first response byte, 0 until then
+	s       *Server
+	x       *exchange
+	r       *http.Request
+	p       *provider.Provider
+	ctx     context.Context
+	cancel  context.CancelCauseFunc
+	timer   *time.Timer   // the attempt's deadline; nil without timeouts
+	firstIn atomic.Bool   // the first byte arrived: the timer means total now
+	start   time.Time     // when the attempt began
+	sent    time.Time     // when the request went upstream
+	fb      time.Duration // time to the first response byte, 0 until then
+}
+
+// firstDeadline is when the attempt's timer must first fire: the sooner of
+// the first-byte and the total timeout (0 = neither is set).
+func (a *attempt) firstDeadline() time.Duration {
+	fb, total := a.p.Timeouts.FirstByte, a.p.Timeouts.Total
+	switch {
+	case fb > 0 && (total <= 0 || fb < total):
+		return fb
+	default:
+		return total
+	}
+}
+
+// expire ends the attempt with the cause of the deadline that passed.
+func (a *attempt) expire() {
+	fb, total := a.p.Timeouts.FirstByte, a.p.Timeouts.Total
+	if !a.firstIn.Load() && fb > 0 && (total <= 0 || fb < total) {
+		a.cancel(errFirstByteTimeout)
+		return
+	}
+	a.cancel(errTotalTimeout)
 }
 
 func (a *attempt) gotFirstByte() {
@@ -377,8 +401,15 @@ func (a *attempt) gotFirstByte() {
 		return
 	}
 	a.fb = max(time.Since(a.sent), 1)
-	if a.firstByte != nil {
-		a.firstByte.Stop()
+	a.firstIn.Store(true)
+	if a.timer == nil || a.p.Timeouts.FirstByte <= 0 {
+		return // the timer, if any, is already the total deadline
+	}
+	if !a.timer.Stop() {
+		return // it fired: the attempt is being cancelled
+	}
+	if total := a.p.Timeouts.Total; total > 0 {
+		a.timer.Reset(max(total-time.Since(a.start), 0))
 	}
 }
 
@@ -396,4 +427,15 @@ func (a *attempt) failure(err error) error {
 		return gatewayTimeout(fmt.Sprintf("provider %q did not finish within its total timeout of %s; ask for less output, or raise timeouts.total for this provider", a.p.Name, a.p.Timeouts.Total))
 	}
 	return badGateway(fmt.Sprintf("provider %q could not be reached or broke the connection: %s", a.p.Name, transportCause(err)))
+}
+
+// attemptsValues are the x-switchboard-attempts values of the first few
+// attempts, shared so that setting the header does not allocate.
+var attemptsValues = [...][]string{{"0"}, {"1"}, {"2"}, {"3"}, {"4"}, {"5"}, {"6"}, {"7"}, {"8"}}
+
+func attemptsHeader(n int) []string {
+	if n < len(attemptsValues) {
+		return attemptsValues[n]
+	}
+	return []string{strconv.Itoa(n)}
 }
