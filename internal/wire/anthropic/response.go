@@ -25,8 +25,10 @@ type Usage struct {
 	// CacheCreationTokens is cache_creation_input_tokens (part of
 	// PromptTokens), which Anthropic bills above the input price.
 	CacheCreationTokens int64
-	// ReasoningTokens is always 0: Anthropic counts thinking in
-	// output_tokens without reporting it separately.
+	// ReasoningTokens is the reasoning share of CompletionTokens when the
+	// answer says it: 0 for Anthropic answers (thinking is counted in
+	// output_tokens without being reported apart), an OpenAI answer's
+	// completion_tokens_details.reasoning_tokens on the inbound path.
 	ReasoningTokens int64
 }
 
