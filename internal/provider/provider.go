@@ -237,25 +237,53 @@ func (p *Provider) NewRequest(ctx context.Context, op Op, model string, body []b
 	if err != nil {
 		return nil, 0, fmt.Errorf("%s: new request: %w", p.Name, err)
 	}
-	h := req.Header
+	p.setHeaders(req.Header)
+	key = p.pickKey()
+	p.setKey(req.Header, key)
+	return req, key, nil
+}
+
+// setHeaders sets the configured and the dialect's fixed headers.
+func (p *Provider) setHeaders(h http.Header) {
 	for k, v := range p.headers {
 		h[k] = v
 	}
-	h.Set("Content-Type", "application/json")
-	key = p.pickKey()
+	h["Content-Type"] = jsonContentType
 	if p.Dialect == DialectAnthropic {
-		h.Set("Anthropic-Version", anthropicVersion)
+		h["Anthropic-Version"] = anthropicVersionHeader
 	}
-	if key >= 0 {
-		switch p.Type {
-		case "anthropic":
-			h.Set("X-Api-Key", p.keys[key])
-		case "azure":
-			h.Set("Api-Key", p.keys[key])
-		default:
-			h.Set("Authorization", "Bearer "+p.keys[key])
-		}
+}
+
+var (
+	jsonContentType        = []string{"application/json"}
+	anthropicVersionHeader = []string{anthropicVersion}
+)
+
+// setKey sets key i in the header this provider type expects.
+func (p *Provider) setKey(h http.Header, i int) {
+	if i < 0 {
+		return
 	}
+	switch p.Type {
+	case "anthropic":
+		h.Set("X-Api-Key", p.keys[i])
+	case "azure":
+		h.Set("Api-Key", p.keys[i])
+	default:
+		h.Set("Authorization", "Bearer "+p.keys[i])
+	}
+}
+
+// NewRequestPath is NewRequest for another path under an Anthropic
+// provider's base URL (e.g. /v1/messages/count_tokens).
+func (p *Provider) NewRequestPath(ctx context.Context, path string, body []byte) (*http.Request, int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.base+path, bytes.NewReader(body))
+	if err != nil {
+		return nil, 0, fmt.Errorf("%s: new request: %w", p.Name, err)
+	}
+	p.setHeaders(req.Header)
+	key := p.pickKey()
+	p.setKey(req.Header, key)
 	return req, key, nil
 }
 

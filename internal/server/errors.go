@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/go-json-experiment/json/jsontext"
 	"github.com/switchboard-gw/switchboard/internal/wire/openai"
 )
 
@@ -120,7 +121,12 @@ func (s *Server) writeError(x *exchange, err error) {
 	}
 	buf := getBuf()
 	defer putBuf(buf)
-	b := appendErrorBody((*buf)[:0], e, x.rt.scrub(e.Message), x.id)
+	var b []byte
+	if x.anthropic {
+		b = appendAnthropicError((*buf)[:0], e, x.rt.scrub(e.Message), x.id)
+	} else {
+		b = appendErrorBody((*buf)[:0], e, x.rt.scrub(e.Message), x.id)
+	}
 	h.Set("Content-Length", strconv.Itoa(len(b)))
 	x.WriteHeader(e.Status)
 	x.Write(b)
@@ -148,4 +154,39 @@ func appendStreamError(dst []byte, e *Error, msg, requestID string) []byte {
 	dst = append(dst, "data: "...)
 	dst = appendErrorBody(dst, e, msg, requestID)
 	return append(dst, "\n\n"...)
+}
+
+// anthropicErrorType is the Anthropic error type for a status.
+func anthropicErrorType(status int) string {
+	switch status {
+	case http.StatusBadRequest, http.StatusUnprocessableEntity, http.StatusMethodNotAllowed:
+		return "invalid_request_error"
+	case http.StatusUnauthorized:
+		return "authentication_error"
+	case http.StatusForbidden:
+		return "permission_error"
+	case http.StatusNotFound:
+		return "not_found_error"
+	case http.StatusRequestEntityTooLarge:
+		return "request_too_large"
+	case http.StatusTooManyRequests:
+		return "rate_limit_error"
+	case http.StatusServiceUnavailable, 529:
+		return "overloaded_error"
+	case http.StatusGatewayTimeout:
+		return "timeout_error"
+	}
+	return "api_error"
+}
+
+// appendAnthropicError is Anthropic's error envelope, as on /v1/messages:
+// {"type":"error","error":{"type","message"},"request_id"}.
+func appendAnthropicError(dst []byte, e *Error, msg, requestID string) []byte {
+	dst = append(dst, `{"type":"error","error":{"type":`...)
+	dst, _ = jsontext.AppendQuote(dst, anthropicErrorType(e.Status))
+	dst = append(dst, `,"message":`...)
+	dst, _ = jsontext.AppendQuote(dst, msg)
+	dst = append(dst, `},"request_id":`...)
+	dst, _ = jsontext.AppendQuote(dst, requestID)
+	return append(dst, '}')
 }

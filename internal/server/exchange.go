@@ -36,6 +36,10 @@ type exchange struct {
 	errClass  string
 	streaming bool
 
+	// anthropic: the client speaks Anthropic Messages (/v1/messages), so
+	// errors are written in its shape.
+	anthropic bool
+
 	capture  bool // keep a copy of the body written (idempotent requests)
 	captured []byte
 }

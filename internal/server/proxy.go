@@ -64,10 +64,26 @@ func (s *Server) proxy(x *exchange, r *http.Request, op provider.Op) error {
 	x.model = req.Model
 	x.streaming = req.Stream
 
-	name := req.Model
+	m, err := s.resolveModel(x, r, key, req.Model, func() map[string]string { return req.Metadata(body) })
+	if err != nil {
+		return err
+	}
+	out := getBuf()
+	defer putBuf(out)
+	ri := routeInput{op: op, req: &req, body: body, unknown: unknown, key: key, out: out, sticky: sticky(m, x, req.User)}
+	if req.Stream {
+		return s.route(x, r, ri, m)
+	}
+	return s.idempotent(x, r, key, body, func() error { return s.route(x, r, ri, m) })
+}
+
+// resolveModel applies the routing rules to the model the client asked for,
+// finds the model, and checks the key may use it.
+func (s *Server) resolveModel(x *exchange, r *http.Request, key *config.Key, asked string, metadata func() map[string]string) (*route.Model, error) {
+	rt := x.rt
+	name := asked
 	if !rt.rules.Empty() {
-		caller := route.Caller{Model: req.Model, Tags: r.Header.Get("X-Switchboard-Tags"), Key: x.key,
-			Metadata: func() map[string]string { return req.Metadata(body) }}
+		caller := route.Caller{Model: asked, Tags: r.Header.Get("X-Switchboard-Tags"), Key: x.key, Metadata: metadata}
 		if key != nil {
 			caller.Team = key.Team
 		}
@@ -78,34 +94,35 @@ func (s *Server) proxy(x *exchange, r *http.Request, op provider.Op) error {
 	}
 	m, ok := rt.table.Lookup(name)
 	if !ok {
-		return notFound("model_not_found", fmt.Sprintf("model %q is not served by this gateway; GET /v1/models lists the models you can use", req.Model))
+		return nil, notFound("model_not_found", fmt.Sprintf("model %q is not served by this gateway; GET /v1/models lists the models you can use", asked))
 	}
-	if !allows(key, req.Model) {
-		return forbidden(fmt.Sprintf("key %q is not allowed to use model %q; ask the gateway operator to add it to the key's models", key.Name, req.Model))
+	if !allows(key, asked) {
+		return nil, forbidden(fmt.Sprintf("key %q is not allowed to use model %q; ask the gateway operator to add it to the key's models", key.Name, asked))
 	}
-	var sticky uint64
-	if m.Sticky != "" {
-		caller := x.key
-		if m.Sticky == "user" && req.User != "" {
-			caller = req.User
-		}
-		sticky = route.StickyHash(caller)
+	return m, nil
+}
+
+// sticky is the hash that makes a sticky model's choice stable for the
+// caller: the end user (for sticky: user, when the request names one), else
+// the key.
+func sticky(m *route.Model, x *exchange, user string) uint64 {
+	if m.Sticky == "" {
+		return 0
 	}
-	out := getBuf()
-	defer putBuf(out)
-	ri := routeInput{op: op, req: &req, body: body, unknown: unknown, key: key, out: out, sticky: sticky}
-	if req.Stream {
-		return s.route(x, r, ri, m)
+	caller := x.key
+	if m.Sticky == "user" && user != "" {
+		caller = user
 	}
-	return s.idempotent(x, r, key, body, func() error { return s.route(x, r, ri, m) })
+	return route.StickyHash(caller)
 }
 
 // routeInput is what every attempt of one request needs.
 type routeInput struct {
 	op      provider.Op
-	req     *openai.Request
-	body    []byte   // the client's body
-	unknown []string // top-level fields outside the OpenAI schema
+	req     *openai.Request    // an OpenAI client's request, or
+	areq    *anthropic.Request // an Anthropic Messages client's
+	body    []byte             // the client's body
+	unknown []string           // top-level fields outside the OpenAI schema
 	key     *config.Key
 	out     *[]byte // buffer for the rewritten body
 	sticky  uint64
@@ -163,26 +180,12 @@ func (s *Server) route(x *exchange, r *http.Request, in routeInput, m *route.Mod
 			}
 			tried[i] = true
 			p := rt.providers[tgt.Provider]
-			if p.Dialect == provider.DialectAnthropic && in.op != provider.OpChat {
+			upBody, err := prepare(in, p, tgt, cm)
+			if err != nil {
 				if x.attempts == 0 && ci == 0 {
-					return badRequest("model", fmt.Sprintf("model %q is served by provider %q (anthropic), which has no embeddings API; use an embeddings model", cm.Name, p.Name))
-				}
-				continue
-			}
-			// Unknown fields are judged by the translator for other dialects.
-			if name, bad := disallowed(p, in.unknown); bad && p.Dialect == provider.DialectOpenAI {
-				if x.attempts == 0 && ci == 0 {
-					return badRequest(name, fmt.Sprintf("unknown parameter %q: remove it, or, if provider %q supports it, add it to that provider's extra_params in the gateway config", name, p.Name))
+					return err
 				}
 				continue // a fallback that cannot take this request
-			}
-			if rej := p.Rejects(); len(rej) > 0 {
-				if name, bad := openai.FindField(in.body, rej); bad {
-					if x.attempts == 0 && ci == 0 {
-						return badRequest(name, fmt.Sprintf("parameter %q is not supported by provider %q (type %s); remove it for this model", name, p.Name, p.Type))
-					}
-					continue
-				}
 			}
 			if ok, _ := s.health.Allow(tgt.Dep); !ok {
 				continue // lost the half-open probe slot to another request
@@ -190,19 +193,7 @@ func (s *Server) route(x *exchange, r *http.Request, in routeInput, m *route.Mod
 			if ci > 0 {
 				x.Header().Set("X-Switchboard-Fallback", cm.Name)
 			}
-			*in.out = in.req.RewriteShaped((*in.out)[:0], in.body, tgt.Model, in.req.Stream && !p.NoStreamOptions, shapeFor(cm, in.key))
-			upBody := *in.out
-			if p.Dialect == provider.DialectAnthropic {
-				tr, err := anthropic.ToMessages(upBody, tgt.Model, anthropic.Options{DefaultMaxTokens: p.DefaultMaxTokens})
-				if err != nil {
-					if x.attempts == 0 && ci == 0 {
-						return err
-					}
-					continue // a fallback that cannot take this request
-				}
-				upBody = tr
-			}
-			err := s.forward(x, r, p, tgt, in.op, in.req, upBody)
+			err = s.forward(x, r, p, tgt, in.op, in.stream(), in.includeUsage(), upBody)
 			e, isErr := errors.AsType[*Error](err)
 			s.health.Done(tgt.Dep, isErr && unhealthy(e.class))
 			if err == nil {
@@ -241,6 +232,45 @@ func stricter[T int64 | float64](a, b T) T {
 		return b
 	}
 	return a
+}
+
+// prepare checks that provider p can take the request and builds the body
+// sent to it: the client's body with model rewritten and shaping applied
+// (same dialect), or translated (another dialect).
+func prepare(in routeInput, p *provider.Provider, tgt route.Target, cm *route.Model) ([]byte, error) {
+	if in.areq != nil { // an Anthropic Messages client
+		return prepareMessages(in, p, tgt)
+	}
+	if p.Dialect == provider.DialectAnthropic && in.op != provider.OpChat {
+		return nil, badRequest("model", fmt.Sprintf("model %q is served by provider %q (anthropic), which has no embeddings API; use an embeddings model", cm.Name, p.Name))
+	}
+	// Unknown fields are judged by the translator for other dialects.
+	if name, bad := disallowed(p, in.unknown); bad && p.Dialect == provider.DialectOpenAI {
+		return nil, badRequest(name, fmt.Sprintf("unknown parameter %q: remove it, or, if provider %q supports it, add it to that provider's extra_params in the gateway config", name, p.Name))
+	}
+	if rej := p.Rejects(); len(rej) > 0 {
+		if name, bad := openai.FindField(in.body, rej); bad {
+			return nil, badRequest(name, fmt.Sprintf("parameter %q is not supported by provider %q (type %s); remove it for this model", name, p.Name, p.Type))
+		}
+	}
+	*in.out = in.req.RewriteShaped((*in.out)[:0], in.body, tgt.Model, in.req.Stream && !p.NoStreamOptions, shapeFor(cm, in.key))
+	if p.Dialect == provider.DialectAnthropic {
+		return anthropic.ToMessages(*in.out, tgt.Model, anthropic.Options{DefaultMaxTokens: p.DefaultMaxTokens})
+	}
+	return *in.out, nil
+}
+
+func (in routeInput) stream() bool {
+	if in.areq != nil {
+		return in.areq.Stream
+	}
+	return in.req.Stream
+}
+
+// includeUsage: Anthropic clients always get usage; OpenAI clients when
+// they asked.
+func (in routeInput) includeUsage() bool {
+	return in.areq != nil || in.req.IncludeUsage
 }
 
 func disallowed(p *provider.Provider, unknown []string) (string, bool) {
@@ -301,7 +331,7 @@ var (
 )
 
 // forward makes one upstream attempt and relays its answer.
-func (s *Server) forward(x *exchange, r *http.Request, p *provider.Provider, tgt route.Target, op provider.Op, req *openai.Request, body []byte) (err error) {
+func (s *Server) forward(x *exchange, r *http.Request, p *provider.Provider, tgt route.Target, op provider.Op, stream, includeUsage bool, body []byte) (err error) {
 	x.provider, x.upstream = p.Name, tgt.Model
 	x.attempts++
 	// Pre-built value slices and canonical keys: no allocation per header.
@@ -325,6 +355,9 @@ func (s *Server) forward(x *exchange, r *http.Request, p *provider.Provider, tgt
 	if err != nil {
 		return err
 	}
+	if beta := r.Header["Anthropic-Beta"]; beta != nil && x.anthropic && p.Dialect == provider.DialectAnthropic {
+		upreq.Header["Anthropic-Beta"] = beta // the client's opt-in features pass through with its body
+	}
 	end := tgt.Dep.Start()
 	a.sent = time.Now()
 	defer func() {
@@ -339,13 +372,22 @@ func (s *Server) forward(x *exchange, r *http.Request, p *provider.Provider, tgt
 		return a.failure(err)
 	}
 	defer resp.Body.Close()
-	switch {
-	case p.Dialect == provider.DialectAnthropic && req.Stream && resp.StatusCode/100 == 2:
-		err = a.relayAnthropicStream(resp, req.IncludeUsage)
-	case p.Dialect == provider.DialectAnthropic:
+	ok := resp.StatusCode/100 == 2
+	switch anth := p.Dialect == provider.DialectAnthropic; {
+	case x.anthropic && anth && stream && ok:
+		err = a.relayMessagesStream(resp)
+	case x.anthropic && anth:
+		err = a.relayMessagesBody(resp)
+	case x.anthropic && stream && ok:
+		err = a.relayInboundStream(resp)
+	case x.anthropic:
+		err = a.relayInboundBody(resp)
+	case anth && stream && ok:
+		err = a.relayAnthropicStream(resp, includeUsage)
+	case anth:
 		err = a.relayAnthropicBody(resp)
-	case req.Stream && resp.StatusCode/100 == 2:
-		err = a.relayStream(resp, req.IncludeUsage)
+	case stream && ok:
+		err = a.relayStream(resp, includeUsage)
 	default:
 		err = a.relayBody(resp)
 	}

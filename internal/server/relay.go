@@ -260,9 +260,15 @@ func (a *attempt) relayStream(resp *http.Response, clientUsage bool) error {
 	}
 }
 
-// streamError formats the in-band error that ends a broken stream.
+// streamError formats the in-band error that ends a broken stream, in the
+// client's dialect (Anthropic: event: error).
 func (a *attempt) streamError(dst []byte, e *Error) []byte {
 	a.x.errClass = e.Code
+	if a.x.anthropic {
+		dst = append(dst, "event: error\ndata: "...)
+		dst = appendAnthropicError(dst, e, a.x.rt.scrub(e.Message), a.x.id)
+		return append(dst, "\n\n"...)
+	}
 	return appendStreamError(dst, e, a.x.rt.scrub(e.Message), a.x.id)
 }
 

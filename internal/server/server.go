@@ -174,6 +174,8 @@ func (s *Server) routes() {
 	m := http.NewServeMux()
 	m.Handle("POST /v1/chat/completions", s.handle(s.chatCompletions))
 	m.Handle("POST /v1/embeddings", s.handle(s.embeddings))
+	m.Handle("POST /v1/messages", s.handle(s.messages))
+	m.Handle("POST /v1/messages/count_tokens", s.handle(s.countTokens))
 	m.Handle("GET /v1/models", s.handle(s.listModels))
 	m.Handle("GET /healthz", s.handle(s.healthz))
 	m.Handle("GET /readyz", s.handle(s.readyz))
@@ -236,12 +238,14 @@ func allows(k *config.Key, name string) bool {
 
 // endpoints are the paths served, with their method, for 404/405 messages.
 var endpoints = map[string]string{
-	"/v1/chat/completions": http.MethodPost,
-	"/v1/embeddings":       http.MethodPost,
-	"/v1/models":           http.MethodGet,
-	"/healthz":             http.MethodGet,
-	"/readyz":              http.MethodGet,
-	"/admin/v1/providers":  http.MethodGet,
+	"/v1/chat/completions":      http.MethodPost,
+	"/v1/embeddings":            http.MethodPost,
+	"/v1/messages":              http.MethodPost,
+	"/v1/messages/count_tokens": http.MethodPost,
+	"/v1/models":                http.MethodGet,
+	"/healthz":                  http.MethodGet,
+	"/readyz":                   http.MethodGet,
+	"/admin/v1/providers":       http.MethodGet,
 }
 
 func (s *Server) unknownRoute(x *exchange, r *http.Request) error {
