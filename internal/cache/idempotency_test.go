@@ -44,10 +44,10 @@ func redisClient(t *testing.T) *redis.Client {
 	return c
 }
 
-func stores(t *testing.T) map[string]func() store {
-	return map[string]func() store{
-		"memory": func() store { return NewMemory(time.Minute, 1000) },
-		"redis": func() store {
+func stores() map[string]func(t *testing.T) store {
+	return map[string]func(t *testing.T) store{
+		"memory": func(*testing.T) store { return NewMemory(time.Minute, 1000) },
+		"redis": func(t *testing.T) store {
 			c := redisClient(t)
 			// A fresh prefix per store keeps test runs apart.
 			return NewRedis(c, fmt.Sprintf("sbtest:%d:", rand.Uint64()), time.Minute, 5*time.Second)
@@ -56,10 +56,10 @@ func stores(t *testing.T) map[string]func() store {
 }
 
 func TestIdempotency(t *testing.T) {
-	for name, mk := range stores(t) {
+	for name, mk := range stores() {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
-			s := mk()
+			s := mk(t)
 			fp := sha256.Sum256([]byte("request"))
 
 			// Concurrent duplicates: one leads, the rest wait for its answer.
