@@ -49,6 +49,10 @@ const (
 	DialectOpenAI Dialect = "openai"
 	// DialectAnthropic is the Anthropic Messages API.
 	DialectAnthropic Dialect = "anthropic"
+	// DialectGemini is Google's generateContent API (Gemini API and Vertex AI).
+	DialectGemini Dialect = "gemini"
+	// DialectBedrock is Amazon Bedrock's Converse API.
+	DialectBedrock Dialect = "bedrock"
 )
 
 // anthropicVersion is the Messages API version the gateway speaks.
@@ -82,6 +86,9 @@ type Provider struct {
 	// this provider (setting a header otherwise allocates the slice).
 	NameHeader []string
 	closeIdle  func()
+	// auth, when set, authenticates a request itself (SigV4, OAuth) instead
+	// of the key header; key is the index of the API key to use, -1 if none.
+	auth func(req *http.Request, body []byte, key int) error
 }
 
 // Timeouts bound one upstream attempt. Connect covers dialing and the TLS
@@ -220,7 +227,7 @@ func (p *Provider) AllowsParam(name string) bool { return p.extra[name] }
 // request body (already rewritten for this upstream). API keys are spread over
 // requests round robin, skipping keys cooling down after a 429; key is the
 // index of the key used, for CoolKey.
-func (p *Provider) NewRequest(ctx context.Context, op Op, model string, body []byte) (req *http.Request, key int, err error) {
+func (p *Provider) NewRequest(ctx context.Context, op Op, model string, stream bool, body []byte) (req *http.Request, key int, err error) {
 	var target string
 	switch p.Type {
 	case "anthropic":
@@ -239,6 +246,12 @@ func (p *Provider) NewRequest(ctx context.Context, op Op, model string, body []b
 	}
 	p.setHeaders(req.Header)
 	key = p.pickKey()
+	if p.auth != nil {
+		if err := p.auth(req, body, key); err != nil {
+			return nil, 0, fmt.Errorf("%s: authenticate: %w", p.Name, err)
+		}
+		return req, key, nil
+	}
 	p.setKey(req.Header, key)
 	return req, key, nil
 }

@@ -2,9 +2,7 @@ package server
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 
@@ -199,135 +197,51 @@ func (a *attempt) writeBody(ct string, body []byte) error {
 	return nil
 }
 
-// eventSink turns upstream SSE events into client bytes: pass-through or a
-// translator. done reports a complete stream, failed one that ended with an
-// in-band error (passed on).
-type eventSink interface {
-	event(dst []byte, ev sse.Event) ([]byte, error)
-	done() bool
-	failed() bool
-}
-
 // relayMessagesStream passes an Anthropic stream through event by event,
 // following its usage.
 func (a *attempt) relayMessagesStream(resp *http.Response) error {
-	return a.relayEvents(resp, &passSink{})
+	return a.relaySSE(resp, &passConv{x: a.x})
 }
 
 // relayInboundStream translates an OpenAI stream into Anthropic events.
 func (a *attempt) relayInboundStream(resp *http.Response) error {
-	return a.relayEvents(resp, &inboundSink{st: anthropic.NewInboundStream(a.x.upstream), x: a.x})
+	return a.relaySSE(resp, &inboundConv{st: anthropic.NewInboundStream(a.x.upstream), x: a.x})
 }
 
-type passSink struct{ t anthropic.UsageTracker }
+// passConv passes Anthropic events through as they are.
+type passConv struct {
+	t anthropic.UsageTracker
+	x *exchange
+}
 
-func (p *passSink) event(dst []byte, ev sse.Event) ([]byte, error) {
+func (p *passConv) event(dst []byte, ev sse.Event) ([]byte, error) {
 	p.t.Event(ev.Name, ev.Data)
+	p.x.usage, p.x.hasUsage = openaiUsage(p.t.Usage()), true
 	return sse.AppendEvent(dst, ev.Name, ev.Data), nil
 }
-func (p *passSink) done() bool   { return p.t.Done }
-func (p *passSink) failed() bool { return p.t.Failed }
+func (p *passConv) end(dst []byte) []byte { return dst }
+func (p *passConv) complete() bool        { return p.t.Done }
+func (p *passConv) failed() bool          { return p.t.Failed }
 
-type inboundSink struct {
-	st  *anthropic.InboundStream
-	x   *exchange
-	end bool
+// inboundConv translates OpenAI chunks into Anthropic events.
+type inboundConv struct {
+	st   *anthropic.InboundStream
+	x    *exchange
+	done bool
 }
 
-func (s *inboundSink) event(dst []byte, ev sse.Event) ([]byte, error) {
+func (c *inboundConv) event(dst []byte, ev sse.Event) ([]byte, error) {
 	if bytes.Equal(ev.Data, doneData) {
-		s.end = true
-		return s.st.Finish(dst), nil
+		c.done = true
+		return c.st.Finish(dst), nil
 	}
-	out, err := s.st.Chunk(dst, ev.Data)
-	s.x.usage, s.x.hasUsage = openaiUsage(s.st.Usage()), true
-	return out, err
+	out, err := c.st.Chunk(dst, ev.Data)
+	c.x.usage, c.x.hasUsage = openaiUsage(c.st.Usage()), true
+	if err != nil {
+		return dst, &protocolError{err}
+	}
+	return out, nil
 }
-func (s *inboundSink) done() bool   { return s.end }
-func (s *inboundSink) failed() bool { return false }
-
-// relayEvents is the streaming relay for Anthropic clients: nothing is
-// written before the first event that produces output, every event is
-// flushed as it comes, and a failure after the first byte ends the stream
-// with an Anthropic error event.
-func (a *attempt) relayEvents(resp *http.Response, sink eventSink) error {
-	x := a.x
-	ct := resp.Header.Get("Content-Type")
-	if !isMediaType(ct, "text/event-stream") {
-		a.gotFirstByte()
-		return badGateway(fmt.Sprintf("provider %q answered a streaming request with content-type %q instead of text/event-stream; that is not the API (check the provider's base_url)", a.p.Name, ct))
-	}
-	rd := readerPool.Get().(*sse.Reader)
-	rd.Reset(&firstByteReader{r: resp.Body, a: a})
-	defer func() { rd.Reset(nil); readerPool.Put(rd) }()
-	buf := getBuf()
-	defer putBuf(buf)
-	out := (*buf)[:0]
-	defer func() { *buf = out }()
-	rc := http.NewResponseController(x)
-	committed := false
-	for {
-		ev, err := rd.Next()
-		if err == nil {
-			if out, err = sink.event(out[:0], ev); err != nil {
-				err = badGateway(fmt.Sprintf("provider %q sent a stream event the gateway cannot read (%v)", a.p.Name, err))
-				if !committed {
-					return err
-				}
-				out = a.streamError(out[:0], toError(err))
-				x.Write(out)
-				rc.Flush()
-				return nil
-			}
-			if len(out) == 0 {
-				continue
-			}
-			if !committed {
-				h := x.Header()
-				h.Set("Content-Type", "text/event-stream; charset=utf-8")
-				h.Set("Cache-Control", "no-cache")
-				h.Set("X-Accel-Buffering", "no")
-				x.WriteHeader(http.StatusOK)
-				committed = true
-			}
-			if _, err := x.Write(out); err != nil {
-				return errClientGone
-			}
-			if err := rc.Flush(); err != nil {
-				return errClientGone
-			}
-			if sink.failed() {
-				x.errClass = "upstream_stream_error"
-				return nil
-			}
-			continue
-		}
-		if !committed {
-			a.gotFirstByte()
-			switch {
-			case a.r.Context().Err() != nil || a.ctx.Err() != nil:
-				return a.failure(err)
-			case errors.Is(err, io.EOF):
-				return badGateway(fmt.Sprintf("provider %q ended the stream before sending any event", a.p.Name))
-			}
-			return badGateway(fmt.Sprintf("provider %q broke off the stream before its first event: %s", a.p.Name, streamCause(err)))
-		}
-		var e error
-		switch {
-		case a.r.Context().Err() != nil:
-			return errClientGone
-		case errors.Is(err, io.EOF) && sink.done():
-			return nil
-		case errors.Is(err, io.EOF):
-			e = badGateway(fmt.Sprintf("provider %q ended the stream before it was complete; the answer is incomplete", a.p.Name))
-		case a.ctx.Err() != nil:
-			e = a.failure(err)
-		default:
-			e = badGateway(fmt.Sprintf("provider %q broke off the stream: %s; the answer is incomplete", a.p.Name, streamCause(err)))
-		}
-		out = a.streamError(out[:0], toError(e))
-		x.Write(out)
-		rc.Flush()
-		return nil
-	}
-}
+func (c *inboundConv) end(dst []byte) []byte { return dst }
+func (c *inboundConv) complete() bool        { return c.done }
+func (c *inboundConv) failed() bool          { return false }

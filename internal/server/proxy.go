@@ -351,7 +351,7 @@ func (s *Server) forward(x *exchange, r *http.Request, p *provider.Provider, tgt
 		defer a.timer.Stop()
 	}
 
-	upreq, keyIdx, err := p.NewRequest(ctx, op, tgt.Model, body)
+	upreq, keyIdx, err := p.NewRequest(ctx, op, tgt.Model, stream, body)
 	if err != nil {
 		return err
 	}

@@ -1,9 +1,7 @@
 package server
 
 import (
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 
@@ -68,92 +66,31 @@ func (a *attempt) anthropicError(resp *http.Response, ct string, body []byte) er
 }
 
 // relayAnthropicStream translates a Messages SSE stream into OpenAI chunks,
-// with the same first-byte and in-band failure rules as relayStream.
+// event by event.
 func (a *attempt) relayAnthropicStream(resp *http.Response, clientUsage bool) error {
-	x := a.x
-	ct := resp.Header.Get("Content-Type")
-	if !isMediaType(ct, "text/event-stream") {
-		a.gotFirstByte()
-		return badGateway(fmt.Sprintf("provider %q answered a streaming request with content-type %q instead of text/event-stream; that is not the API (check the provider's base_url)", a.p.Name, ct))
-	}
-	rd := readerPool.Get().(*sse.Reader)
-	rd.Reset(&firstByteReader{r: resp.Body, a: a})
-	defer func() { rd.Reset(nil); readerPool.Put(rd) }()
-	st := anthropic.NewStream(x.upstream, clientUsage)
-	buf := getBuf()
-	defer putBuf(buf)
-	out := (*buf)[:0]
-	defer func() { *buf = out }()
-
-	committed := false
-	for {
-		ev, err := rd.Next()
-		if err != nil {
-			if !committed {
-				a.gotFirstByte()
-				switch {
-				case errors.Is(err, io.EOF):
-					return badGateway(fmt.Sprintf("provider %q ended the stream before sending any event", a.p.Name))
-				case a.r.Context().Err() != nil || a.ctx.Err() != nil:
-					return a.failure(err)
-				}
-				return badGateway(fmt.Sprintf("provider %q broke off the stream before its first event: %s", a.p.Name, streamCause(err)))
-			}
-			var e error
-			switch {
-			case a.r.Context().Err() != nil:
-				return errClientGone
-			case errors.Is(err, io.EOF) && st.Done():
-				return nil
-			case errors.Is(err, io.EOF):
-				e = badGateway(fmt.Sprintf("provider %q ended the stream without message_stop; the answer is incomplete", a.p.Name))
-			case a.ctx.Err() != nil:
-				e = a.failure(err)
-			default:
-				e = badGateway(fmt.Sprintf("provider %q broke off the stream: %s; the answer is incomplete", a.p.Name, streamCause(err)))
-			}
-			out = a.streamError(out[:0], toError(e))
-			x.Write(out)
-			http.NewResponseController(x).Flush()
-			return nil
-		}
-		out, err = st.Event(out[:0], ev.Name, ev.Data)
-		x.usage, x.hasUsage = openaiUsage(st.Usage()), true
-		if err != nil {
-			if !committed {
-				return badGateway(fmt.Sprintf("provider %q sent a stream event that is not a valid Messages event (%v)", a.p.Name, err))
-			}
-			out = a.streamError(out[:0], badGateway(fmt.Sprintf("provider %q sent a stream event that is not a valid Messages event (%v); the stream was ended", a.p.Name, err)))
-			x.Write(out)
-			http.NewResponseController(x).Flush()
-			return nil
-		}
-		if len(out) == 0 {
-			continue // ping, or an event with nothing to say yet
-		}
-		if !committed {
-			h := x.Header()
-			h.Set("Content-Type", "text/event-stream; charset=utf-8")
-			h.Set("Cache-Control", "no-cache")
-			h.Set("X-Accel-Buffering", "no")
-			x.WriteHeader(http.StatusOK)
-			committed = true
-		}
-		if _, err := x.Write(out); err != nil {
-			return errClientGone
-		}
-		if err := http.NewResponseController(x).Flush(); err != nil {
-			return errClientGone
-		}
-		if st.Done() {
-			return nil
-		}
-		if string(ev.Name) == "error" { // passed on in-band by the translator; the stream is over
-			x.errClass = "upstream_stream_error"
-			return nil
-		}
-	}
+	return a.relaySSE(resp, &anthropicConv{st: anthropic.NewStream(a.x.upstream, clientUsage), x: a.x})
 }
+
+// anthropicConv translates Anthropic events into OpenAI chunks.
+type anthropicConv struct {
+	st       *anthropic.Stream
+	x        *exchange
+	sawError bool
+}
+
+func (c *anthropicConv) event(dst []byte, ev sse.Event) ([]byte, error) {
+	out, err := c.st.Event(dst, ev.Name, ev.Data)
+	c.x.usage, c.x.hasUsage = openaiUsage(c.st.Usage()), true
+	if err != nil {
+		return dst, &protocolError{err}
+	}
+	// An error event is passed on in-band by the translator; the stream is over.
+	c.sawError = string(ev.Name) == "error"
+	return out, nil
+}
+func (c *anthropicConv) end(dst []byte) []byte { return dst }
+func (c *anthropicConv) complete() bool        { return c.st.Done() }
+func (c *anthropicConv) failed() bool          { return c.sawError }
 
 func openaiUsage(u anthropic.Usage) openai.Usage {
 	return openai.Usage{
