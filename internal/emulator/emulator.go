@@ -1,5 +1,6 @@
 // Package emulator is an in-process LLM provider: it speaks the OpenAI,
-// Azure OpenAI and Anthropic Messages wire formats byte-faithfully to the
+// Azure OpenAI, Anthropic Messages, Gemini (and Vertex AI) and Bedrock
+// Converse wire formats byte-faithfully to the
 // captured transcripts under fixtures/ and injects faults on demand
 // (latency, error statuses, broken bodies, cut streams, connection resets).
 // It backs `switchboard mock-upstream`, the benchmarks and every gateway
@@ -15,6 +16,10 @@
 //	POST /openai/deployments/{deployment}/embeddings           Azure embeddings (api-version required)
 //	POST /v1/messages                                          Anthropic Messages, streaming and not
 //	POST /v1/messages/count_tokens                             Anthropic token count
+//	POST /v1beta/models/{model}:generateContent                Gemini (streamGenerateContent: ?alt=sse or a JSON array)
+//	GET  /v1beta/models                                        Gemini model list
+//	POST /v1/projects/{p}/locations/{l}/publishers/google/models/{model}:generateContent   Vertex AI
+//	POST /model/{modelId}/converse                             Bedrock Converse (converse-stream: binary eventstream)
 //
 // Anthropic routes require the anthropic-version header, as the API does.
 //
@@ -41,7 +46,7 @@ import (
 // (error bodies, the model list, rate-limit headers). Only the dialects the
 // emulator speaks are embedded, to keep the binary small.
 //
-//go:embed fixtures/openai fixtures/azure fixtures/anthropic
+//go:embed fixtures/openai fixtures/azure fixtures/anthropic fixtures/bedrock fixtures/gemini
 var fixtureFS embed.FS
 
 // fixture returns the bytes of fixtures/<name>; a missing file is a build
@@ -300,6 +305,10 @@ func dialectFor(path string) dialect {
 		return azure{}
 	case isAnthropicPath(path):
 		return anthropic{}
+	case isBedrockPath(path):
+		return bedrock{}
+	case isGeminiPath(path):
+		return gemini{}
 	}
 	return openAI{}
 }
