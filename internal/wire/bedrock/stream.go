@@ -1,0 +1,453 @@
+package bedrock
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+
+	"github.com/go-json-experiment/json/jsontext"
+)
+
+// Stream translates one ConverseStream answer
+// (https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_ConverseStream.html),
+// frame by frame as Decoder returns them, into OpenAI
+// chat.completion.chunk SSE events: each call to Frame appends only
+// complete OpenAI events, so the caller can write and flush them at once.
+//
+// Frame mapping:
+//
+//	messageStart                         {"role":"assistant","content":""}
+//	contentBlockDelta text               {"content":…}
+//	contentBlockDelta reasoningContent.text
+//	                                     {"reasoning_content":…}
+//	contentBlockStart start.toolUse      {"tool_calls":[{"index":i,"id","type":"function",
+//	                                      "function":{"name","arguments":""}}]}
+//	contentBlockDelta toolUse.input      {"tool_calls":[{"index":i,"function":{"arguments":…}}]}
+//	messageStop stopReason               {} with finish_reason (see FromConverse)
+//	metadata                             the usage chunk ("choices":[]) when asked for,
+//	                                     then data: [DONE]
+//	exception and error frames           data: {"error":{…}} (types as in ParseError)
+//	reasoningContent.signature/redactedContent, contentBlockStop of text,
+//	unknown events                       nothing
+//
+// i counts toolUse blocks from 0, so parallel calls keep their order. A
+// toolUse whose input streamed no fragment gets arguments "{}" at its
+// contentBlockStop, as FromConverse writes it. The "p" padding member of
+// every payload is ignored. Every chunk has the same id ("chatcmpl-" plus
+// random characters), object, created and model, and is compact JSON.
+//
+// A Stream is not safe for concurrent use; create one per response.
+type Stream struct {
+	model        string
+	includeUsage bool
+
+	prefix []byte // `data: {"id":…,"object":…,"created":…,"model":…`
+	tools  []toolState
+	usage  converseUsage
+	done   bool
+
+	bb  bytes.Buffer
+	dec jsontext.Decoder
+	ev  event
+}
+
+// toolState is what the Stream remembers of one toolUse block.
+type toolState struct {
+	block int64 // contentBlockIndex
+	index int   // OpenAI tool_calls index
+	args  bool  // a non-empty input fragment was sent
+}
+
+// NewStream returns a Stream whose chunks name model. When includeUsage is
+// true (the client sent stream_options.include_usage), the metadata frame
+// appends OpenAI's final usage chunk before [DONE]; Usage reports the
+// counts either way.
+func NewStream(model string, includeUsage bool) *Stream {
+	return &Stream{model: model, includeUsage: includeUsage}
+}
+
+// Usage returns the usage of the metadata frame, zero before it (Bedrock
+// reports usage only at the end, so a cut stream has none).
+func (s *Stream) Usage() Usage { return s.usage.usage() }
+
+// Done reports whether the metadata frame, the last of a complete
+// ConverseStream answer, has been seen. After an exception, or a stream
+// cut short, it is false.
+func (s *Stream) Done() bool { return s.done }
+
+// Frame translates one decoded frame, appending zero or more complete
+// OpenAI SSE events ("data: {…}\n\n") to dst, and returns the extended
+// buffer. Frames after the metadata frame append nothing. A payload that
+// is not a JSON object is an error, and nothing is appended. f is not
+// retained.
+func (s *Stream) Frame(dst []byte, f Frame) ([]byte, error) {
+	if s.done {
+		return dst, nil
+	}
+	if err := s.parse(f.Payload); err != nil {
+		return dst, fmt.Errorf("bedrock: decode stream frame %q: %w", f.EventType+f.ExceptionType, err)
+	}
+	ev := &s.ev
+	if f.MessageType == "exception" || f.MessageType == "error" {
+		return appendErrorEvent(dst, newAPIError(200, f.ExceptionType, string(ev.message))), nil
+	}
+	switch f.EventType {
+	case "messageStart":
+		dst = s.open(dst)
+		dst = append(dst, `{"role":"assistant","content":""}`...)
+		dst = s.close(dst, "")
+	case "contentBlockStart":
+		if ev.toolID == nil && ev.toolName == nil {
+			break
+		}
+		t := toolState{block: ev.index, index: len(s.tools)}
+		s.tools = append(s.tools, t)
+		dst = s.open(dst)
+		dst = append(dst, `{"tool_calls":[{"index":`...)
+		dst = strconv.AppendInt(dst, int64(t.index), 10)
+		dst = append(dst, `,"id":`...)
+		dst = appendString(dst, ev.toolID)
+		dst = append(dst, `,"type":"function","function":{"name":`...)
+		dst = appendString(dst, ev.toolName)
+		dst = append(dst, `,"arguments":""}}]}`...)
+		dst = s.close(dst, "")
+	case "contentBlockDelta":
+		switch {
+		case nonEmpty(ev.text):
+			dst = s.delta(dst, `{"content":`, ev.text)
+		case nonEmpty(ev.reasoning):
+			dst = s.delta(dst, `{"reasoning_content":`, ev.reasoning)
+		case nonEmpty(ev.input):
+			if t := s.tool(ev.index); t != nil {
+				t.args = true
+				dst = s.arguments(dst, t.index, ev.input)
+			}
+		}
+	case "contentBlockStop":
+		if t := s.tool(ev.index); t != nil && !t.args {
+			t.args = true
+			dst = s.arguments(dst, t.index, []byte(`"{}"`))
+		}
+	case "messageStop":
+		dst = s.open(dst)
+		dst = append(dst, "{}"...)
+		dst = s.close(dst, finishReason(string(ev.stopReason)))
+	case "metadata":
+		s.usage = ev.usage
+		s.done = true
+		if s.includeUsage {
+			dst = s.appendUsage(dst)
+		}
+		dst = append(dst, "data: [DONE]\n\n"...)
+	}
+	return dst, nil
+}
+
+// start builds the chunk prefix.
+func (s *Stream) start() {
+	p := append(s.prefix[:0], `data: {"id":"chatcmpl-`...)
+	p = append(p, newID()...) // URL-safe base64: no escaping needed
+	p = append(p, `","object":"chat.completion.chunk","created":`...)
+	p = strconv.AppendInt(p, now().Unix(), 10)
+	p = append(p, `,"model":`...)
+	p, _ = jsontext.AppendQuote(p, s.model)
+	s.prefix = p
+}
+
+// open appends the chunk up to the choice's delta.
+func (s *Stream) open(dst []byte) []byte {
+	if s.prefix == nil {
+		s.start()
+	}
+	dst = append(dst, s.prefix...)
+	return append(dst, `,"choices":[{"index":0,"delta":`...)
+}
+
+// close ends a chunk opened by open.
+func (s *Stream) close(dst []byte, finish string) []byte {
+	dst = append(dst, `,"logprobs":null,"finish_reason":`...)
+	if finish == "" {
+		dst = append(dst, "null"...)
+	} else {
+		dst = append(dst, '"')
+		dst = append(dst, finish...)
+		dst = append(dst, '"')
+	}
+	return append(dst, "}]}\n\n"...)
+}
+
+// delta appends a chunk whose delta is open + str + "}"; str is a JSON
+// string copied from the frame.
+func (s *Stream) delta(dst []byte, open string, str []byte) []byte {
+	dst = s.open(dst)
+	dst = append(dst, open...)
+	dst = append(dst, str...)
+	dst = append(dst, '}')
+	return s.close(dst, "")
+}
+
+// arguments appends a tool-call argument fragment chunk; frag is a JSON
+// string.
+func (s *Stream) arguments(dst []byte, index int, frag []byte) []byte {
+	dst = s.open(dst)
+	dst = append(dst, `{"tool_calls":[{"index":`...)
+	dst = strconv.AppendInt(dst, int64(index), 10)
+	dst = append(dst, `,"function":{"arguments":`...)
+	dst = append(dst, frag...)
+	dst = append(dst, "}}]}"...)
+	return s.close(dst, "")
+}
+
+func (s *Stream) appendUsage(dst []byte) []byte {
+	if s.prefix == nil {
+		s.start()
+	}
+	u := s.usage.usage()
+	dst = append(dst, s.prefix...)
+	dst = append(dst, `,"choices":[],"usage":{"prompt_tokens":`...)
+	dst = strconv.AppendInt(dst, u.PromptTokens, 10)
+	dst = append(dst, `,"completion_tokens":`...)
+	dst = strconv.AppendInt(dst, u.CompletionTokens, 10)
+	dst = append(dst, `,"total_tokens":`...)
+	dst = strconv.AppendInt(dst, u.PromptTokens+u.CompletionTokens, 10)
+	dst = append(dst, `,"prompt_tokens_details":{"cached_tokens":`...)
+	dst = strconv.AppendInt(dst, u.CachedTokens, 10)
+	return append(dst, "}}}\n\n"...)
+}
+
+// tool returns the state of the toolUse block with contentBlockIndex i,
+// or nil.
+func (s *Stream) tool(i int64) *toolState {
+	for j := len(s.tools) - 1; j >= 0; j-- {
+		if s.tools[j].block == i {
+			return &s.tools[j]
+		}
+	}
+	return nil
+}
+
+func nonEmpty(str []byte) bool { return len(str) > 2 }
+
+// appendString appends a JSON string token copied from a frame, or ""
+// when it was absent.
+func appendString(dst, str []byte) []byte {
+	if len(str) == 0 {
+		return append(dst, `""`...)
+	}
+	return append(dst, str...)
+}
+
+// event is what the Stream reads from one payload. Fields marked raw are
+// JSON string tokens, quotes and escapes included, aliasing the payload;
+// they are copied into the OpenAI chunk as they are. All are valid only
+// during one Frame call.
+type event struct {
+	index      int64
+	text       []byte // raw delta.text
+	reasoning  []byte // raw delta.reasoningContent.text
+	input      []byte // raw delta.toolUse.input
+	toolID     []byte // raw start.toolUse.toolUseId
+	toolName   []byte // raw start.toolUse.name
+	stopReason []byte // unquoted
+	message    []byte // unquoted (exceptions)
+	usage      converseUsage
+}
+
+var errNotObject = errors.New("payload is not a JSON object")
+
+// parse reads data into s.ev with the Stream's jsontext.Decoder, which
+// parses a bytes.Buffer in place. Unknown members (the "p" padding,
+// metrics, ...) are skipped; members of an unexpected kind are ignored.
+func (s *Stream) parse(data []byte) error {
+	s.ev = event{}
+	s.bb = *bytes.NewBuffer(data)
+	s.dec.Reset(&s.bb)
+	if ok, err := s.enter(); !ok {
+		if err == nil {
+			err = errNotObject
+		}
+		return err
+	}
+	ev := &s.ev
+	err := s.members(func(name []byte) (err error) {
+		switch string(name) {
+		case "contentBlockIndex":
+			ev.index, err = s.int()
+		case "stopReason":
+			ev.stopReason, err = s.str(data)
+		case "message", "Message":
+			ev.message, err = s.str(data)
+		case "delta":
+			err = s.object(func(name []byte) (err error) {
+				switch string(name) {
+				case "text":
+					ev.text, err = s.raw(data)
+				case "reasoningContent":
+					err = s.object(func(name []byte) (err error) {
+						if string(name) == "text" {
+							ev.reasoning, err = s.raw(data)
+							return err
+						}
+						return s.dec.SkipValue()
+					})
+				case "toolUse":
+					err = s.object(func(name []byte) (err error) {
+						if string(name) == "input" {
+							ev.input, err = s.raw(data)
+							return err
+						}
+						return s.dec.SkipValue()
+					})
+				default:
+					err = s.dec.SkipValue()
+				}
+				return err
+			})
+		case "start":
+			err = s.object(func(name []byte) error {
+				if string(name) != "toolUse" {
+					return s.dec.SkipValue()
+				}
+				return s.object(func(name []byte) (err error) {
+					switch string(name) {
+					case "toolUseId":
+						ev.toolID, err = s.raw(data)
+					case "name":
+						ev.toolName, err = s.raw(data)
+					default:
+						err = s.dec.SkipValue()
+					}
+					return err
+				})
+			})
+		case "usage":
+			err = s.object(func(name []byte) (err error) {
+				u := &ev.usage
+				switch string(name) {
+				case "inputTokens":
+					u.InputTokens, err = s.int()
+				case "outputTokens":
+					u.OutputTokens, err = s.int()
+				case "cacheReadInputTokens":
+					u.CacheReadInputTokens, err = s.int()
+				case "cacheWriteInputTokens":
+					u.CacheWriteInputTokens, err = s.int()
+				default:
+					err = s.dec.SkipValue()
+				}
+				return err
+			})
+		default:
+			err = s.dec.SkipValue()
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	// Nothing may follow the object.
+	if _, err := s.dec.ReadToken(); err == nil {
+		return errNotObject
+	}
+	return nil
+}
+
+// object reads an object value member by member with fn; a value of
+// another kind is skipped.
+func (s *Stream) object(fn func(name []byte) error) error {
+	if ok, err := s.enter(); !ok {
+		return err
+	}
+	return s.members(fn)
+}
+
+// members calls fn for each member of the object whose '{' was read, with
+// the decoder before the member's value, and consumes the '}'.
+func (s *Stream) members(fn func(name []byte) error) error {
+	for {
+		if s.dec.PeekKind() == '}' {
+			_, err := s.dec.ReadToken()
+			return err
+		}
+		v, err := s.dec.ReadValue()
+		if err != nil {
+			return err
+		}
+		if err := fn(unquote(v)); err != nil {
+			return err
+		}
+	}
+}
+
+// enter consumes the '{' of an object value and reports true, or skips a
+// value of another kind and reports false.
+func (s *Stream) enter() (bool, error) {
+	if s.dec.PeekKind() != '{' {
+		return false, s.dec.SkipValue()
+	}
+	_, err := s.dec.ReadToken()
+	return err == nil, err
+}
+
+// raw reads a string value and returns its JSON token as a slice of data;
+// any other kind is skipped and returns nil.
+func (s *Stream) raw(data []byte) ([]byte, error) {
+	if s.dec.PeekKind() != '"' {
+		return nil, s.dec.SkipValue()
+	}
+	v, err := s.dec.ReadValue()
+	if err != nil {
+		return nil, err
+	}
+	end := s.dec.InputOffset()
+	return data[end-int64(len(v)) : end : end], nil
+}
+
+// str reads a string value unquoted (nil for any other kind).
+func (s *Stream) str(data []byte) ([]byte, error) {
+	v, err := s.raw(data)
+	if v == nil {
+		return nil, err
+	}
+	return unquote(v), nil
+}
+
+var errNotInteger = errors.New("count or index is not an integer")
+
+// int reads an integer-valued number; other kinds are skipped and read as
+// 0.
+func (s *Stream) int() (int64, error) {
+	if s.dec.PeekKind() != '0' {
+		return 0, s.dec.SkipValue()
+	}
+	v, err := s.dec.ReadValue()
+	if err != nil {
+		return 0, err
+	}
+	if n, err := strconv.ParseInt(string(v), 10, 64); err == nil {
+		return n, nil
+	}
+	f, err := strconv.ParseFloat(string(v), 64)
+	if err != nil || f != math.Trunc(f) || f < math.MinInt64 || f >= math.MaxInt64 {
+		return 0, errNotInteger
+	}
+	return int64(f), nil
+}
+
+// unquote returns the contents of a valid JSON string token, allocating
+// only when it has escapes.
+func unquote(v []byte) []byte {
+	if len(v) < 2 {
+		return nil
+	}
+	if bytes.IndexByte(v, '\\') < 0 {
+		return v[1 : len(v)-1]
+	}
+	u, err := jsontext.AppendUnquote(nil, v)
+	if err != nil {
+		return nil
+	}
+	return u
+}
