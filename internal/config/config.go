@@ -91,6 +91,9 @@ const (
 	TypeAzure     = "azure"
 	TypeSimulator = "simulator"
 	TypeAnthropic = "anthropic"
+	TypeGemini    = "gemini"
+	TypeVertex    = "vertex"
+	TypeBedrock   = "bedrock"
 )
 
 // DefaultAzureAPIVersion is the api-version sent to Azure OpenAI when a
@@ -126,8 +129,26 @@ type Provider struct {
 	// Faults is an emulator fault spec applied to every request; simulator only.
 	Faults string `yaml:"faults"`
 	// DefaultMaxTokens is sent to providers that require a max_tokens
-	// (anthropic) when the request gives none. Default 4096.
+	// (anthropic, bedrock) when the request gives none. Default 4096.
 	DefaultMaxTokens int64 `yaml:"default_max_tokens"`
+	// Region is the AWS region (bedrock) or the Google Cloud location
+	// (vertex), e.g. us-east-1 or us-central1. Required for both.
+	Region string `yaml:"region"`
+	// Project is the Google Cloud project (vertex). Required for vertex.
+	Project string `yaml:"project"`
+	// CredentialsFile is a Google service account JSON key (vertex); empty
+	// means Application Default Credentials.
+	CredentialsFile string `yaml:"credentials_file"`
+	// AWS holds static AWS credentials (bedrock) for SigV4 signing. With
+	// api_keys instead, they are sent as Bedrock API keys (Bearer).
+	AWS AWSCredentials `yaml:"aws"`
+}
+
+// AWSCredentials sign Bedrock requests.
+type AWSCredentials struct {
+	AccessKeyID     string `yaml:"access_key_id"`
+	SecretAccessKey string `yaml:"secret_access_key"`
+	SessionToken    string `yaml:"session_token"`
 }
 
 // Timeouts bound one upstream attempt. Zero or absent means the default.
@@ -269,6 +290,7 @@ const (
 	DefaultBreakerCooldown = 30 * time.Second
 	DefaultIdempotencyTTL  = time.Hour
 	DefaultAnthropicURL    = "https://api.anthropic.com"
+	DefaultGeminiURL       = "https://generativelanguage.googleapis.com"
 	DefaultMaxTokens       = 4096
 )
 
@@ -393,13 +415,26 @@ func fill(c *Config, has func(string) bool) {
 		if u, ok := PresetURLs[p.Type]; ok && p.BaseURL == "" {
 			p.BaseURL = u
 		}
-		if p.Type == TypeAnthropic {
+		switch p.Type {
+		case TypeAnthropic:
 			if p.BaseURL == "" {
 				p.BaseURL = DefaultAnthropicURL
 			}
-			if p.DefaultMaxTokens == 0 {
-				p.DefaultMaxTokens = DefaultMaxTokens
+		case TypeGemini:
+			if p.BaseURL == "" {
+				p.BaseURL = DefaultGeminiURL
 			}
+		case TypeVertex:
+			if p.BaseURL == "" && p.Region != "" {
+				p.BaseURL = "https://" + p.Region + "-aiplatform.googleapis.com"
+			}
+		case TypeBedrock:
+			if p.BaseURL == "" && p.Region != "" {
+				p.BaseURL = "https://bedrock-runtime." + p.Region + ".amazonaws.com"
+			}
+		}
+		if (p.Type == TypeAnthropic || p.Type == TypeBedrock) && p.DefaultMaxTokens == 0 {
+			p.DefaultMaxTokens = DefaultMaxTokens
 		}
 		t := &p.Timeouts
 		if t.Connect == 0 {
@@ -483,6 +518,8 @@ func (c *Config) Secrets() []string {
 				add(v)
 			}
 		}
+		add(p.AWS.SecretAccessKey)
+		add(p.AWS.SessionToken)
 	}
 	for _, k := range c.Keys {
 		add(k.Key)

@@ -436,9 +436,11 @@ func TestValidation(t *testing.T) {
 		{"provider name required", "providers: [{type: simulator}]\n", "test.yaml:1:13: providers[0].name: required"},
 		{"provider name unique", "providers:\n  - {name: s, type: simulator}\n  - {name: s, type: simulator}\n", `test.yaml:3:12: providers[1].name: duplicate provider name "s" (also providers[0])`},
 		{"provider name slash", "providers: [{name: a/b, type: simulator}]\n", `providers[0].name: "a/b" must not contain "/"`},
-		{"type required", "providers: [{name: a}]\n", "providers[0].type: required (one of openai, azure, anthropic, simulator, or a preset: cerebras, deepseek"},
-		{"type unknown", "providers: [{name: a, type: cohere}]\n", `providers[0].type: unknown provider type "cohere" (want openai, azure, anthropic, simulator, or a preset: cerebras`},
-		{"type later", "providers: [{name: a, type: bedrock}]\n", `providers[0].type: "bedrock" is not supported yet in this build (supported: openai, azure, anthropic, simulator)`},
+		{"type required", "providers: [{name: a}]\n", "providers[0].type: required (one of openai, azure, anthropic, gemini, vertex, bedrock, simulator, or a preset: cerebras, deepseek"},
+		{"type unknown", "providers: [{name: a, type: cohere}]\n", `providers[0].type: unknown provider type "cohere" (want openai, azure, anthropic, gemini, vertex, bedrock, simulator, or a preset: cerebras`},
+		{"bedrock needs a region and credentials", "providers: [{name: a, type: bedrock}]\n", `providers[0].region: required for type bedrock`},
+		{"vertex needs a project", "providers: [{name: a, type: vertex, region: us-central1}]\n", `providers[0].project: required for type vertex`},
+		{"region only for cloud providers", "providers: [{name: a, type: openai, base_url: \"http://x\", region: eu}]\n", `only used by vertex and bedrock`},
 		{"base_url required openai", "providers: [{name: a, type: openai}]\n", "providers[0].base_url: required for type openai"},
 		{"base_url required azure", "providers: [{name: a, type: azure}]\n", "providers[0].base_url: required for type azure, e.g. https://my-resource.openai.azure.com"},
 		{"base_url relative", "providers: [{name: a, type: openai, base_url: api.openai.com/v1}]\n", `providers[0].base_url: "api.openai.com/v1" is not an absolute http(s) URL`},
@@ -564,6 +566,10 @@ func TestExampleFile(t *testing.T) {
 	t.Setenv("AZURE_OPENAI_API_KEY", "sk-azure")
 	t.Setenv("CI_GATEWAY_KEY", "sk-ci")
 	t.Setenv("ANTHROPIC_API_KEY", "sk-ant")
+	t.Setenv("GEMINI_API_KEY", "g-key")
+	t.Setenv("VERTEX_ACCESS_TOKEN", "v-token")
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKID")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "aws-secret")
 	c, err := Load("../../switchboard.example.yaml")
 	if err != nil {
 		t.Fatalf("Load(switchboard.example.yaml) error: %v", err)
@@ -572,13 +578,13 @@ func TestExampleFile(t *testing.T) {
 	for _, p := range c.Providers {
 		names = append(names, p.Name+":"+p.Type)
 	}
-	if diff := cmp.Diff([]string{"openai:openai", "azure-east:azure", "anthropic:anthropic", "local:openai", "simulator:simulator"}, names); diff != "" {
+	if diff := cmp.Diff([]string{"openai:openai", "azure-east:azure", "anthropic:anthropic", "gemini:gemini", "vertex:vertex", "bedrock:bedrock", "local:openai", "simulator:simulator"}, names); diff != "" {
 		t.Errorf("example providers mismatch (-want +got):\n%s", diff)
 	}
 	if got := c.Models[0].Targets; len(got) != 2 || got[0].Weight != 95 || got[1].Weight != 5 {
 		t.Errorf("example gpt-4o targets = %+v, want weights 95 and 5", got)
 	}
-	if diff := cmp.Diff([]string{"sk-openai", "sk-azure", "sk-ant", "sk-ci"}, c.Secrets()); diff != "" {
+	if diff := cmp.Diff([]string{"sk-openai", "sk-azure", "sk-ant", "g-key", "v-token", "aws-secret", "sk-ci"}, c.Secrets()); diff != "" {
 		t.Errorf("example Secrets() mismatch (-want +got):\n%s", diff)
 	}
 

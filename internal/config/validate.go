@@ -49,8 +49,7 @@ func (v *validator) fromEnv(path string) string {
 }
 
 var (
-	supportedTypes = []string{TypeOpenAI, TypeAzure, TypeAnthropic, TypeSimulator}
-	plannedTypes   = []string{"gemini", "vertex", "bedrock"}
+	supportedTypes = []string{TypeOpenAI, TypeAzure, TypeAnthropic, TypeGemini, TypeVertex, TypeBedrock, TypeSimulator}
 )
 
 func validate(c *Config, fields map[string]fieldInfo) []Problem {
@@ -131,8 +130,6 @@ func (v *validator) providers(c *Config) map[string]int {
 		switch {
 		case p.Type == "":
 			v.errorf(at+".type", "required (one of %s, or a preset: %s)", strings.Join(supportedTypes, ", "), presetList())
-		case slices.Contains(plannedTypes, p.Type):
-			v.errorf(at+".type", "%q is not supported yet in this build (supported: %s)", p.Type, strings.Join(supportedTypes, ", "))
 		case PresetURLs[p.Type] != "":
 		case !slices.Contains(supportedTypes, p.Type):
 			v.errorf(at+".type", "unknown provider type %s (want %s, or a preset: %s)", v.show(at+".type", p.Type), strings.Join(supportedTypes, ", "), presetList())
@@ -157,6 +154,29 @@ func (v *validator) providers(c *Config) map[string]int {
 			if k == "" {
 				kp := fmt.Sprintf("%s.api_keys[%d]", at, j)
 				v.errorf(kp, "empty API key%s", v.fromEnv(kp))
+			}
+		}
+		switch p.Type {
+		case TypeVertex:
+			if p.Project == "" {
+				v.errorf(at+".project", "required for type vertex (the Google Cloud project id)")
+			}
+			if p.Region == "" && p.BaseURL == "" {
+				v.errorf(at+".region", "required for type vertex (the location, e.g. us-central1)")
+			}
+		case TypeBedrock:
+			if p.Region == "" && p.BaseURL == "" {
+				v.errorf(at+".region", "required for type bedrock (the AWS region, e.g. us-east-1)")
+			}
+			if (p.AWS.AccessKeyID == "") != (p.AWS.SecretAccessKey == "") {
+				v.errorf(at+".aws", "access_key_id and secret_access_key go together")
+			}
+			if p.AWS.AccessKeyID == "" && len(p.APIKeys) == 0 {
+				v.errorf(at+".aws", "bedrock needs credentials: aws.access_key_id and aws.secret_access_key, or a Bedrock API key in api_keys")
+			}
+		default:
+			if p.Region != "" || p.Project != "" || p.CredentialsFile != "" || p.AWS != (AWSCredentials{}) {
+				v.errorf(at, "region, project, credentials_file and aws are only used by vertex and bedrock providers")
 			}
 		}
 		if p.DefaultMaxTokens < 0 {

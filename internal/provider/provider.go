@@ -166,8 +166,10 @@ func newProvider(c config.Provider, sim SimulatorFactory) (*Provider, error) {
 	}
 	_, isPreset := presets[c.Type]
 	switch {
-	case c.Type == "anthropic":
-		p.Dialect = DialectAnthropic
+	case c.Type == "anthropic", c.Type == "gemini", c.Type == "vertex", c.Type == "bedrock":
+		if err := p.setupDialect(c); err != nil {
+			return nil, err
+		}
 		fallthrough
 	case c.Type == "openai", c.Type == "azure", isPreset:
 		if _, err := url.Parse(p.base); err != nil {
@@ -237,6 +239,11 @@ func (p *Provider) NewRequest(ctx context.Context, op Op, model string, stream b
 		target = p.base + "/v1/messages"
 	case "azure":
 		target = p.base + "/openai/deployments/" + url.PathEscape(model) + op.path() + "?api-version=" + url.QueryEscape(p.cfg.APIVersion)
+	case "gemini", "vertex", "bedrock":
+		if op != OpChat {
+			return nil, 0, fmt.Errorf("provider %q (%s) has no embeddings API in this gateway", p.Name, p.Type)
+		}
+		target = p.cloudURL(model, stream)
 	default:
 		target = p.base + op.path()
 	}

@@ -15,6 +15,8 @@ import (
 	"github.com/switchboard-gw/switchboard/internal/provider"
 	"github.com/switchboard-gw/switchboard/internal/route"
 	"github.com/switchboard-gw/switchboard/internal/wire/anthropic"
+	"github.com/switchboard-gw/switchboard/internal/wire/bedrock"
+	"github.com/switchboard-gw/switchboard/internal/wire/gemini"
 	"github.com/switchboard-gw/switchboard/internal/wire/openai"
 )
 
@@ -241,8 +243,8 @@ func prepare(in routeInput, p *provider.Provider, tgt route.Target, cm *route.Mo
 	if in.areq != nil { // an Anthropic Messages client
 		return prepareMessages(in, p, tgt)
 	}
-	if p.Dialect == provider.DialectAnthropic && in.op != provider.OpChat {
-		return nil, badRequest("model", fmt.Sprintf("model %q is served by provider %q (anthropic), which has no embeddings API; use an embeddings model", cm.Name, p.Name))
+	if p.Dialect != provider.DialectOpenAI && in.op != provider.OpChat {
+		return nil, badRequest("model", fmt.Sprintf("model %q is served by provider %q (%s), which has no embeddings API in this gateway; use an embeddings model", cm.Name, p.Name, p.Type))
 	}
 	// Unknown fields are judged by the translator for other dialects.
 	if name, bad := disallowed(p, in.unknown); bad && p.Dialect == provider.DialectOpenAI {
@@ -253,9 +255,17 @@ func prepare(in routeInput, p *provider.Provider, tgt route.Target, cm *route.Mo
 			return nil, badRequest(name, fmt.Sprintf("parameter %q is not supported by provider %q (type %s); remove it for this model", name, p.Name, p.Type))
 		}
 	}
-	*in.out = in.req.RewriteShaped((*in.out)[:0], in.body, tgt.Model, in.req.Stream && !p.NoStreamOptions, shapeFor(cm, in.key))
-	if p.Dialect == provider.DialectAnthropic {
+	// stream_options is asked for only from OpenAI-dialect upstreams; the
+	// others report usage on their own.
+	forceUsage := in.req.Stream && p.Dialect == provider.DialectOpenAI && !p.NoStreamOptions
+	*in.out = in.req.RewriteShaped((*in.out)[:0], in.body, tgt.Model, forceUsage, shapeFor(cm, in.key))
+	switch p.Dialect {
+	case provider.DialectAnthropic:
 		return anthropic.ToMessages(*in.out, tgt.Model, anthropic.Options{DefaultMaxTokens: p.DefaultMaxTokens})
+	case provider.DialectGemini:
+		return gemini.ToGemini(*in.out, gemini.Options{})
+	case provider.DialectBedrock:
+		return bedrock.ToConverse(*in.out, bedrock.Options{DefaultMaxTokens: p.DefaultMaxTokens})
 	}
 	return *in.out, nil
 }
@@ -386,6 +396,14 @@ func (s *Server) forward(x *exchange, r *http.Request, p *provider.Provider, tgt
 		err = a.relayAnthropicStream(resp, includeUsage)
 	case anth:
 		err = a.relayAnthropicBody(resp)
+	case p.Dialect == provider.DialectGemini && stream && ok:
+		err = a.relayGeminiStream(resp, includeUsage)
+	case p.Dialect == provider.DialectGemini:
+		err = a.relayGeminiBody(resp)
+	case p.Dialect == provider.DialectBedrock && stream && ok:
+		err = a.relayBedrockStream(resp, includeUsage)
+	case p.Dialect == provider.DialectBedrock:
+		err = a.relayBedrockBody(resp)
 	case stream && ok:
 		err = a.relayStream(resp, includeUsage)
 	default:
