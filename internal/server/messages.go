@@ -10,6 +10,8 @@ import (
 	"github.com/switchboard-gw/switchboard/internal/route"
 	"github.com/switchboard-gw/switchboard/internal/sse"
 	"github.com/switchboard-gw/switchboard/internal/wire/anthropic"
+	"github.com/switchboard-gw/switchboard/internal/wire/bedrock"
+	"github.com/switchboard-gw/switchboard/internal/wire/gemini"
 )
 
 // messages serves POST /v1/messages, the Anthropic Messages API, so the
@@ -60,6 +62,16 @@ func prepareMessages(in routeInput, p *provider.Provider, tgt route.Target) ([]b
 		return *in.out, nil
 	case provider.DialectOpenAI:
 		return anthropic.FromMessagesRequest(in.body, tgt.Model)
+	case provider.DialectGemini, provider.DialectBedrock:
+		// Chained through the OpenAI form, as the answer is on the way back.
+		oa, err := anthropic.FromMessagesRequest(in.body, tgt.Model)
+		if err != nil {
+			return nil, err
+		}
+		if p.Dialect == provider.DialectGemini {
+			return gemini.ToGemini(oa, gemini.Options{})
+		}
+		return bedrock.ToConverse(oa, bedrock.Options{DefaultMaxTokens: p.DefaultMaxTokens})
 	}
 	return nil, badRequest("model", fmt.Sprintf("provider %q cannot serve the Messages API", p.Name))
 }

@@ -187,3 +187,47 @@ func TestCountTokens(t *testing.T) {
 		t.Errorf("count_tokens on an OpenAI model: %d %s", res.status, res.body)
 	}
 }
+
+// TestMessagesToCloudProviders: Anthropic clients reach Gemini and Bedrock
+// models, the two translations chained through the OpenAI form.
+func TestMessagesToCloudProviders(t *testing.T) {
+	up := newUpstream(t, emulator.Options{Reply: "Paris is the capital of France."})
+	gw := newGateway(t, cloudConfig+"keys:\n  - {name: sdk, key: \"${GATEWAY_KEY}\"}\n", up)
+	client := anthropicsdk.NewClient(option.WithBaseURL(gw.URL), option.WithAPIKey(gatewayKey), option.WithMaxRetries(0))
+	ctx := ctxTimeout(t, 30*time.Second)
+	for _, model := range []string{"gemini", "nova"} {
+		t.Run(model, func(t *testing.T) {
+			params := anthropicsdk.MessageNewParams{
+				Model: model, MaxTokens: 200,
+				Messages: []anthropicsdk.MessageParam{anthropicsdk.NewUserMessage(anthropicsdk.NewTextBlock("What is the capital of France?"))},
+			}
+			msg, err := client.Messages.New(ctx, params)
+			if err != nil {
+				t.Fatalf("Messages.New: %v", err)
+			}
+			if len(msg.Content) == 0 || msg.Content[0].Text != "Paris is the capital of France." || msg.Usage.OutputTokens == 0 {
+				t.Errorf("message = %+v", msg)
+			}
+			stream := client.Messages.NewStreaming(ctx, params)
+			var acc anthropicsdk.Message
+			for stream.Next() {
+				if err := acc.Accumulate(stream.Current()); err != nil {
+					t.Fatalf("Accumulate: %v", err)
+				}
+			}
+			if err := stream.Err(); err != nil {
+				t.Fatalf("stream: %v", err)
+			}
+			if len(acc.Content) == 0 || acc.Content[0].Text != "Paris is the capital of France." {
+				t.Errorf("streamed message = %+v", acc)
+			}
+		})
+	}
+	up.SetFaults("status=400")
+	_, err := client.Messages.New(ctx, anthropicsdk.MessageNewParams{Model: "gemini", MaxTokens: 10,
+		Messages: []anthropicsdk.MessageParam{anthropicsdk.NewUserMessage(anthropicsdk.NewTextBlock("hi"))}})
+	var apiErr *anthropicsdk.Error
+	if !errors.As(err, &apiErr) || apiErr.StatusCode != 400 || !strings.Contains(apiErr.RawJSON(), `"type":"error"`) {
+		t.Errorf("a Gemini 400 on /v1/messages: %v, want an Anthropic-shaped 400", err)
+	}
+}

@@ -384,6 +384,10 @@ func (s *Server) forward(x *exchange, r *http.Request, p *provider.Provider, tgt
 	defer resp.Body.Close()
 	ok := resp.StatusCode/100 == 2
 	switch anth := p.Dialect == provider.DialectAnthropic; {
+	case x.anthropic && p.Dialect == provider.DialectGemini:
+		err = a.relayGeminiAsMessages(resp, stream)
+	case x.anthropic && p.Dialect == provider.DialectBedrock:
+		err = a.relayBedrockAsMessages(resp, stream)
 	case x.anthropic && anth && stream && ok:
 		err = a.relayMessagesStream(resp)
 	case x.anthropic && anth:
