@@ -88,11 +88,14 @@ func (a *attempt) upstreamError(resp *http.Response, ct string, body []byte) err
 			if status < 400 {
 				status = http.StatusBadGateway
 			}
-			typ := e.Type
+			typ, code := e.Type, e.Code
 			if typ == "" {
 				typ = "upstream_error"
 			}
-			return &Error{Status: status, Type: typ, Code: e.Code, Param: e.Param, RetryAfter: ra,
+			if isDigits(code) { // Azure puts the HTTP status there ("429"): say what it means
+				code = statusCode(status)
+			}
+			return &Error{Status: status, Type: typ, Code: code, Param: e.Param, RetryAfter: ra,
 				Message: fmt.Sprintf("provider %q: %s", a.p.Name, e.Message),
 				class:   classify(status, e), hint: retryHint(resp.Header)}
 		}
@@ -307,4 +310,29 @@ func streamCause(err error) string {
 		return "connection closed in the middle of an event"
 	}
 	return transportCause(err)
+}
+
+func isDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// statusCode is the error code the gateway uses for an upstream status when
+// the upstream gave none that means anything.
+func statusCode(status int) string {
+	switch {
+	case status == http.StatusTooManyRequests:
+		return "rate_limit_exceeded"
+	case status == http.StatusUnauthorized:
+		return "invalid_api_key"
+	case status == http.StatusNotFound:
+		return "not_found"
+	case status >= 500:
+		return "upstream_server_error"
+	}
+	return "upstream_error"
 }
