@@ -30,6 +30,7 @@ type Config struct {
 	Keys      []Key      `yaml:"keys"`
 	Routing   Routing    `yaml:"routing"`
 	Rules     []Rule     `yaml:"rules"`
+	Images    Images     `yaml:"images"`
 
 	// Source is the file the config came from, "" for the built-in defaults.
 	Source string `yaml:"-"`
@@ -249,6 +250,20 @@ type Key struct {
 	TPM    int      `yaml:"tpm"`    // tokens per minute; 0 = unlimited
 	Shape  Shape    `yaml:"shape"`  // bounds on this key's requests
 	Team   string   `yaml:"team"`   // team the key belongs to, for rules
+}
+
+// Images controls the gateway fetching images that requests give by URL,
+// for providers that only take inline images (gemini, vertex, bedrock).
+type Images struct {
+	// FetchHosts are the hosts images may be fetched from: exact names or
+	// "*.example.com". Empty (the default): image URLs are not fetched, and
+	// such requests to those providers are refused with a 400.
+	FetchHosts []string `yaml:"fetch_hosts"`
+	// AllowPrivate lets allowed hosts resolve to private, loopback or
+	// link-local addresses. Default false: never.
+	AllowPrivate bool `yaml:"allow_private"`
+	// MaxBytes caps one image. Default 5MiB.
+	MaxBytes Size `yaml:"max_bytes"`
 }
 
 // Rule sends matching requests to another model. Rules are tried in order

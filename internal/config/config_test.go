@@ -615,3 +615,13 @@ func TestPresetDefaults(t *testing.T) {
 		t.Errorf("anthropic default_max_tokens = %d, want 4096", got.Providers[1].DefaultMaxTokens)
 	}
 }
+
+func TestImagesConfig(t *testing.T) {
+	got := mustParse(t, "images: {fetch_hosts: [cdn.example.com, \"*.img.example.com\"], allow_private: true, max_bytes: 2MiB}\n", nil)
+	if im := got.Images; len(im.FetchHosts) != 2 || !im.AllowPrivate || im.MaxBytes != 2<<20 {
+		t.Errorf("images = %+v", im)
+	}
+	if _, err := Parse([]byte("images: {allow_private: maybe}\n"), "test.yaml", func(string) (string, bool) { return "", false }); err == nil || !strings.Contains(err.Error(), "true or false") {
+		t.Errorf("a non-boolean allow_private: %v, want an error saying true or false", err)
+	}
+}

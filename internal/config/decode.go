@@ -259,6 +259,19 @@ func (d *decoder) decode(orig ast.Node, v reflect.Value, path string) {
 				return
 			}
 			v.SetInt(i)
+		case reflect.Bool:
+			s, _, ok := d.scalar(n, path, "true or false")
+			if !ok || d.fields[path].null {
+				return
+			}
+			switch strings.ToLower(strings.TrimSpace(s)) {
+			case "true":
+				v.SetBool(true)
+			case "false":
+				v.SetBool(false)
+			default:
+				d.problemAt(n, path, "%s: want true or false, got %s", path, d.show(path, s))
+			}
 		case reflect.Float64:
 			s, _, ok := d.scalar(n, path, "a number")
 			if !ok || d.fields[path].null {

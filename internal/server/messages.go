@@ -10,8 +10,6 @@ import (
 	"github.com/switchboard-gw/switchboard/internal/route"
 	"github.com/switchboard-gw/switchboard/internal/sse"
 	"github.com/switchboard-gw/switchboard/internal/wire/anthropic"
-	"github.com/switchboard-gw/switchboard/internal/wire/bedrock"
-	"github.com/switchboard-gw/switchboard/internal/wire/gemini"
 )
 
 // messages serves POST /v1/messages, the Anthropic Messages API, so the
@@ -47,7 +45,8 @@ func (s *Server) messages(x *exchange, r *http.Request) error {
 	}
 	out := getBuf()
 	defer putBuf(out)
-	ri := routeInput{op: provider.OpChat, areq: &req, body: body, key: key, out: out, sticky: sticky(m, x, "")}
+	ri := routeInput{op: provider.OpChat, areq: &req, body: body, key: key, out: out, sticky: sticky(m, x, ""),
+		ctx: r.Context(), fetcher: rt.fetcher}
 	if req.Stream {
 		return s.route(x, r, ri, m)
 	}
@@ -68,10 +67,7 @@ func prepareMessages(in routeInput, p *provider.Provider, tgt route.Target) ([]b
 		if err != nil {
 			return nil, err
 		}
-		if p.Dialect == provider.DialectGemini {
-			return gemini.ToGemini(oa, gemini.Options{})
-		}
-		return bedrock.ToConverse(oa, bedrock.Options{DefaultMaxTokens: p.DefaultMaxTokens})
+		return toCloud(in, p, oa)
 	}
 	return nil, badRequest("model", fmt.Sprintf("provider %q cannot serve the Messages API", p.Name))
 }

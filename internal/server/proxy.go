@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/switchboard-gw/switchboard/internal/config"
+	"github.com/switchboard-gw/switchboard/internal/fetch"
 	"github.com/switchboard-gw/switchboard/internal/provider"
 	"github.com/switchboard-gw/switchboard/internal/route"
 	"github.com/switchboard-gw/switchboard/internal/wire/anthropic"
@@ -72,7 +73,8 @@ func (s *Server) proxy(x *exchange, r *http.Request, op provider.Op) error {
 	}
 	out := getBuf()
 	defer putBuf(out)
-	ri := routeInput{op: op, req: &req, body: body, unknown: unknown, key: key, out: out, sticky: sticky(m, x, req.User)}
+	ri := routeInput{op: op, req: &req, body: body, unknown: unknown, key: key, out: out, sticky: sticky(m, x, req.User),
+		ctx: r.Context(), fetcher: rt.fetcher}
 	if req.Stream {
 		return s.route(x, r, ri, m)
 	}
@@ -128,6 +130,8 @@ type routeInput struct {
 	key     *config.Key
 	out     *[]byte // buffer for the rewritten body
 	sticky  uint64
+	ctx     context.Context // the request's, for fetching images
+	fetcher *fetch.Fetcher
 }
 
 // route runs the attempts of one request: targets of the model chosen by
@@ -259,15 +263,29 @@ func prepare(in routeInput, p *provider.Provider, tgt route.Target, cm *route.Mo
 	// others report usage on their own.
 	forceUsage := in.req.Stream && p.Dialect == provider.DialectOpenAI && !p.NoStreamOptions
 	*in.out = in.req.RewriteShaped((*in.out)[:0], in.body, tgt.Model, forceUsage, shapeFor(cm, in.key))
-	switch p.Dialect {
-	case provider.DialectAnthropic:
+	if p.Dialect == provider.DialectAnthropic {
 		return anthropic.ToMessages(*in.out, tgt.Model, anthropic.Options{DefaultMaxTokens: p.DefaultMaxTokens})
-	case provider.DialectGemini:
-		return gemini.ToGemini(*in.out, gemini.Options{})
-	case provider.DialectBedrock:
-		return bedrock.ToConverse(*in.out, bedrock.Options{DefaultMaxTokens: p.DefaultMaxTokens})
 	}
-	return *in.out, nil
+	return toCloud(in, p, *in.out)
+}
+
+// toCloud translates an OpenAI chat body for a Gemini or Bedrock provider,
+// first inlining image URLs (those providers take only inline images); other
+// dialects get the body as it is.
+func toCloud(in routeInput, p *provider.Provider, body []byte) ([]byte, error) {
+	if p.Dialect != provider.DialectGemini && p.Dialect != provider.DialectBedrock {
+		return body, nil
+	}
+	if needsInlineImages(body) {
+		var err error
+		if body, err = inlineImages(in.ctx, in.fetcher, body); err != nil {
+			return nil, err
+		}
+	}
+	if p.Dialect == provider.DialectGemini {
+		return gemini.ToGemini(body, gemini.Options{})
+	}
+	return bedrock.ToConverse(body, bedrock.Options{DefaultMaxTokens: p.DefaultMaxTokens})
 }
 
 func (in routeInput) stream() bool {

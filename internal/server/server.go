@@ -23,6 +23,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/switchboard-gw/switchboard/internal/cache"
 	"github.com/switchboard-gw/switchboard/internal/config"
+	"github.com/switchboard-gw/switchboard/internal/fetch"
 	"github.com/switchboard-gw/switchboard/internal/provider"
 	"github.com/switchboard-gw/switchboard/internal/route"
 )
@@ -60,6 +61,7 @@ type runtime struct {
 	cfg       *config.Config
 	table     *route.Table
 	rules     *route.Rules
+	fetcher   *fetch.Fetcher
 	providers map[string]*provider.Provider
 	keys      map[[32]byte]*config.Key // by SHA-256 of the secret
 	adminHash [32]byte
@@ -126,9 +128,11 @@ func (s *Server) Apply(cfg *config.Config) error {
 		return err
 	}
 	rt := &runtime{
-		cfg:       cfg,
-		table:     route.NewTable(cfg, s.health),
-		rules:     route.NewRules(cfg.Rules),
+		cfg:   cfg,
+		table: route.NewTable(cfg, s.health),
+		rules: route.NewRules(cfg.Rules),
+		fetcher: fetch.New(fetch.Config{Hosts: cfg.Images.FetchHosts, AllowPrivate: cfg.Images.AllowPrivate,
+			MaxBytes: int64(cfg.Images.MaxBytes)}),
 		providers: providers,
 		keys:      make(map[[32]byte]*config.Key, len(cfg.Keys)),
 		maxBody:   int64(cfg.Server.MaxBodyBytes),
