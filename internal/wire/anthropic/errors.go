@@ -1,15 +1,11 @@
 package anthropic
 
 import (
-	"errors"
-	"fmt"
 	"net/http"
-	"reflect"
-	"strings"
 
 	"github.com/go-json-experiment/json"
-	"github.com/go-json-experiment/json/jsontext"
 
+	"github.com/switchboard-gw/switchboard/internal/wire/chat"
 	"github.com/switchboard-gw/switchboard/internal/wire/openai"
 )
 
@@ -22,6 +18,9 @@ import (
 // It is the same type as openai.ParamError, so the gateway's one error
 // renderer handles the scanner's and the translator's errors alike.
 type ParamError = openai.ParamError
+
+// dialect names Anthropic in the shared chat decoding's errors.
+var dialect = chat.Dialect{Models: "Anthropic", API: "the Anthropic Messages API"}
 
 // APIError is an Anthropic error translated to the OpenAI error fields,
 // plus the HTTP status the gateway should answer with (DESIGN.md §4).
@@ -137,93 +136,4 @@ func appendErrorEvent(dst []byte, e APIError) []byte {
 	dst = append(dst, "data: "...)
 	dst = openai.AppendError(dst, openai.APIError{Message: e.Message, Type: e.Type, Code: e.Code})
 	return append(dst, "\n\n"...)
-}
-
-// paramError converts a json.Unmarshal error for the value at path (an
-// OpenAI parameter path such as "messages[2].content", "" for the top
-// level) into a *ParamError naming the offending member.
-func paramError(path string, err error) error {
-	var se *json.SemanticError
-	if !errors.As(err, &se) {
-		var syn *jsontext.SyntacticError
-		if errors.As(err, &syn) {
-			// The gateway scans the body before translating, so this is
-			// a body that was not checked: report it like the scanner.
-			return &openai.SyntaxError{Offset: syn.ByteOffset, Msg: fmt.Sprintf("invalid JSON at byte %d: %v; send the request body as one well-formed JSON object", syn.ByteOffset, syn.Err)}
-		}
-		return &ParamError{Param: path, Msg: fmt.Sprintf("invalid %s: %v", orBody(path), err)}
-	}
-	p := joinPath(path, se.JSONPointer)
-	if errors.Is(se.Err, json.ErrUnknownName) {
-		return &ParamError{Param: p, Msg: fmt.Sprintf("unknown parameter %q: it has no counterpart in the Anthropic Messages API", p)}
-	}
-	if se.JSONKind != 0 && se.GoType != nil {
-		return &ParamError{Param: p, Msg: fmt.Sprintf("%q must be %s, got %s", p, goKindName(se.GoType), jsonKindName(se.JSONKind))}
-	}
-	return &ParamError{Param: p, Msg: fmt.Sprintf("invalid %q: %v", p, se.Err)}
-}
-
-func orBody(path string) string {
-	if path == "" {
-		return "request body"
-	}
-	return path
-}
-
-// joinPath appends a JSON pointer to an OpenAI parameter path, writing
-// array indexes as [i]: ("messages[1]", "/content/0/type") →
-// "messages[1].content[0].type".
-func joinPath(path string, ptr jsontext.Pointer) string {
-	var b strings.Builder
-	b.WriteString(path)
-	for tok := range ptr.Tokens() {
-		if tok != "" && strings.Trim(tok, "0123456789") == "" {
-			b.WriteString("[" + tok + "]")
-			continue
-		}
-		if b.Len() > 0 {
-			b.WriteByte('.')
-		}
-		b.WriteString(tok)
-	}
-	return b.String()
-}
-
-func goKindName(t reflect.Type) string {
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	switch t.Kind() {
-	case reflect.String:
-		return "a string"
-	case reflect.Bool:
-		return "a boolean"
-	case reflect.Int, reflect.Int64, reflect.Int32:
-		return "an integer"
-	case reflect.Float64, reflect.Float32:
-		return "a number"
-	case reflect.Slice:
-		return "an array"
-	case reflect.Struct, reflect.Map:
-		return "an object"
-	}
-	return "a " + t.Kind().String()
-}
-
-func jsonKindName(k jsontext.Kind) string {
-	switch k {
-	case 'n':
-		return "null"
-	case 't', 'f':
-		return "boolean"
-	case '"':
-		return "string"
-	case '0':
-		return "number"
-	case '{':
-		return "object"
-	case '[':
-		return "array"
-	}
-	return "invalid JSON"
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
 
+	"github.com/switchboard-gw/switchboard/internal/wire/chat"
 	"github.com/switchboard-gw/switchboard/internal/wire/openai"
 )
 
@@ -122,10 +123,10 @@ type streamOptions struct {
 }
 
 type outMessage struct {
-	Role       string        `json:"role"`
-	Content    any           `json:"content"` // string, []outPart or nil (null)
-	ToolCalls  []toolCallOut `json:"tool_calls,omitzero"`
-	ToolCallID string        `json:"tool_call_id,omitzero"`
+	Role       string             `json:"role"`
+	Content    any                `json:"content"` // string, []outPart or nil (null)
+	ToolCalls  []chat.ToolCallOut `json:"tool_calls,omitzero"`
+	ToolCallID string             `json:"tool_call_id,omitzero"`
 }
 
 type outPart struct {
@@ -278,7 +279,7 @@ func translateInParams(req *inMessagesRequest, out *outChatRequest) error {
 		if t.Name == "" {
 			return &ParamError{Param: p + ".name", Msg: fmt.Sprintf("%q is required", p+".name")}
 		}
-		if isNull(t.InputSchema) {
+		if chat.IsNull(t.InputSchema) {
 			return &ParamError{Param: p + ".input_schema", Msg: fmt.Sprintf("%q is required", p+".input_schema")}
 		}
 		var o outTool
@@ -329,7 +330,7 @@ func translateInMessages(req *inMessagesRequest, out *outChatRequest) error {
 	if len(req.Messages) == 0 {
 		return &ParamError{Param: "messages", Msg: `"messages" is required and must not be empty`}
 	}
-	if !isNull(req.System) {
+	if !chat.IsNull(req.System) {
 		texts, err := inTexts(req.System, "system")
 		if err != nil {
 			return err
@@ -411,13 +412,13 @@ func inBlocks(content jsontext.Value, path string) ([]inBlock, error) {
 	case 0:
 		return nil, &ParamError{Param: path, Msg: fmt.Sprintf("%q is required", path)}
 	}
-	return nil, &ParamError{Param: path, Msg: fmt.Sprintf("%q must be a string or an array of content blocks, got %s", path, jsonKindName(content.Kind()))}
+	return nil, &ParamError{Param: path, Msg: fmt.Sprintf("%q must be a string or an array of content blocks, got %s", path, chat.JSONKindName(content.Kind()))}
 }
 
 // inTexts reads a content that may only hold text (system, tool_result)
 // and returns its texts.
 func inTexts(content jsontext.Value, path string) ([]string, error) {
-	if isNull(content) {
+	if chat.IsNull(content) {
 		return nil, nil
 	}
 	blocks, err := inBlocks(content, path)
@@ -485,16 +486,16 @@ func assistantTurn(blocks []inBlock, path string) (outMessage, error) {
 				return m, &ParamError{Param: p, Msg: fmt.Sprintf("%q needs an id and a name", p)}
 			}
 			args := jsontext.Value("{}")
-			if !isNull(b.Input) {
+			if !chat.IsNull(b.Input) {
 				args = b.Input.Clone()
 				if err := args.Compact(); err != nil {
 					return m, &ParamError{Param: p + ".input", Msg: fmt.Sprintf("invalid %q: %v", p+".input", err)}
 				}
 				if args.Kind() != '{' {
-					return m, &ParamError{Param: p + ".input", Msg: fmt.Sprintf("%q must be an object, got %s", p+".input", jsonKindName(args.Kind()))}
+					return m, &ParamError{Param: p + ".input", Msg: fmt.Sprintf("%q must be an object, got %s", p+".input", chat.JSONKindName(args.Kind()))}
 				}
 			}
-			tc := toolCallOut{ID: b.ID, Type: "function"}
+			tc := chat.ToolCallOut{ID: b.ID, Type: "function"}
 			tc.Function.Name = b.Name
 			tc.Function.Arguments = string(args)
 			m.ToolCalls = append(m.ToolCalls, tc)
@@ -579,7 +580,7 @@ func rejectIn(param, why string) error {
 func inParamError(path string, err error) error {
 	var se *json.SemanticError
 	if !errors.As(err, &se) {
-		return paramError(path, err) // syntax errors read the same both ways
+		return dialect.ParamErrorAt(path, err) // syntax errors read the same both ways
 	}
 	p := path
 	for tok := range se.JSONPointer.Tokens() {
@@ -592,9 +593,9 @@ func inParamError(path string, err error) error {
 		return &ParamError{Param: p, Msg: fmt.Sprintf("unknown parameter %q: it has no counterpart in the OpenAI Chat Completions API of this provider", p)}
 	}
 	if se.JSONKind != 0 && se.GoType != nil {
-		return &ParamError{Param: p, Msg: fmt.Sprintf("%q must be %s, got %s", p, goKindName(se.GoType), jsonKindName(se.JSONKind))}
+		return &ParamError{Param: p, Msg: fmt.Sprintf("%q must be %s, got %s", p, chat.GoKindName(se.GoType), chat.JSONKindName(se.JSONKind))}
 	}
-	return &ParamError{Param: p, Msg: fmt.Sprintf("invalid %q: %v", orBody(p), se.Err)}
+	return &ParamError{Param: p, Msg: fmt.Sprintf("invalid %q: %v", chat.OrBody(p), se.Err)}
 }
 
 // inCompletion is an OpenAI chat.completion as far as ToMessage reads it;

@@ -7,6 +7,8 @@ import (
 
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/switchboard-gw/switchboard/internal/wire/chat"
 )
 
 // now is the clock for "created"; tests replace it.
@@ -66,49 +68,6 @@ type message struct {
 	Usage      anthropicUsage `json:"usage"`
 }
 
-// completion is an OpenAI chat.completion as FromMessage writes it.
-type completion struct {
-	ID      string      `json:"id"`
-	Object  string      `json:"object"`
-	Created int64       `json:"created"`
-	Model   string      `json:"model"`
-	Choices []choice    `json:"choices"`
-	Usage   openaiUsage `json:"usage"`
-}
-
-type choice struct {
-	Index        int       `json:"index"`
-	Message      outputMsg `json:"message"`
-	Logprobs     *struct{} `json:"logprobs"` // always null
-	FinishReason string    `json:"finish_reason"`
-}
-
-type outputMsg struct {
-	Role             string        `json:"role"`
-	Content          *string       `json:"content"`
-	ReasoningContent string        `json:"reasoning_content,omitzero"`
-	ToolCalls        []toolCallOut `json:"tool_calls,omitzero"`
-	Refusal          *string       `json:"refusal"` // always null
-}
-
-type toolCallOut struct {
-	ID       string `json:"id"`
-	Type     string `json:"type"`
-	Function struct {
-		Name      string `json:"name"`
-		Arguments string `json:"arguments"`
-	} `json:"function"`
-}
-
-type openaiUsage struct {
-	PromptTokens        int64 `json:"prompt_tokens"`
-	CompletionTokens    int64 `json:"completion_tokens"`
-	TotalTokens         int64 `json:"total_tokens"`
-	PromptTokensDetails struct {
-		CachedTokens int64 `json:"cached_tokens"`
-	} `json:"prompt_tokens_details"`
-}
-
 // FromMessage translates a non-streamed Anthropic Messages response body
 // into an OpenAI chat.completion body (compact JSON) whose "model" is
 // model, and returns its usage.
@@ -137,7 +96,7 @@ func FromMessage(body []byte, model string) (out []byte, usage Usage, err error)
 		return nil, Usage{}, fmt.Errorf("anthropic: decode message: got type %q, want \"message\"", m.Type)
 	}
 	var text, reasoning strings.Builder
-	msg := outputMsg{Role: "assistant"}
+	msg := chat.OutputMessage{Role: "assistant"}
 	for _, b := range m.Content {
 		switch b.Type {
 		case "text":
@@ -145,10 +104,10 @@ func FromMessage(body []byte, model string) (out []byte, usage Usage, err error)
 		case "thinking":
 			reasoning.WriteString(b.Thinking)
 		case "tool_use":
-			tc := toolCallOut{ID: b.ID, Type: "function"}
+			tc := chat.ToolCallOut{ID: b.ID, Type: "function"}
 			tc.Function.Name = b.Name
 			args := b.Input
-			if isNull(args) {
+			if chat.IsNull(args) {
 				args = jsontext.Value("{}")
 			} else if err := args.Compact(); err != nil {
 				return nil, Usage{}, fmt.Errorf("anthropic: decode message: tool_use input: %w", err)
@@ -163,12 +122,12 @@ func FromMessage(body []byte, model string) (out []byte, usage Usage, err error)
 	}
 	msg.ReasoningContent = reasoning.String()
 	usage = m.Usage.usage()
-	c := completion{
+	c := chat.Completion{
 		ID:      completionID(m.ID),
 		Object:  "chat.completion",
 		Created: now().Unix(),
 		Model:   model,
-		Choices: []choice{{Message: msg, FinishReason: finishReason(m.StopReason)}},
+		Choices: []chat.Choice{{Message: msg, FinishReason: finishReason(m.StopReason)}},
 		Usage:   toOpenAIUsage(usage),
 	}
 	out, err = json.Marshal(&c, json.Deterministic(true))
@@ -178,8 +137,8 @@ func FromMessage(body []byte, model string) (out []byte, usage Usage, err error)
 	return out, usage, nil
 }
 
-func toOpenAIUsage(u Usage) openaiUsage {
-	o := openaiUsage{
+func toOpenAIUsage(u Usage) chat.Usage {
+	o := chat.Usage{
 		PromptTokens:     u.PromptTokens,
 		CompletionTokens: u.CompletionTokens,
 		TotalTokens:      u.PromptTokens + u.CompletionTokens,

@@ -25,6 +25,8 @@ import (
 
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/switchboard-gw/switchboard/internal/wire/chat"
 )
 
 // Options configures ToConverse.
@@ -51,90 +53,14 @@ var thinkingBudget = map[string]int64{
 }
 
 // chatRequest is the OpenAI Chat Completions request as far as ToConverse
-// reads it. Any member not listed here is rejected.
+// reads it: chat.Request with "top_k" (rejected whatever its value),
+// "safety_identifier" and "user" (dropped) taken as any JSON value. Any
+// member not listed is rejected.
 type chatRequest struct {
-	Model               jsontext.Value            `json:"model"`
-	Messages            []chatMessage             `json:"messages"`
-	Stream              *bool                     `json:"stream"`
-	StreamOptions       jsontext.Value            `json:"stream_options"`
-	MaxTokens           *int64                    `json:"max_tokens"`
-	MaxCompletionTokens *int64                    `json:"max_completion_tokens"`
-	Temperature         *float64                  `json:"temperature"`
-	TopP                *float64                  `json:"top_p"`
-	TopK                jsontext.Value            `json:"top_k"`
-	Stop                jsontext.Value            `json:"stop"`
-	N                   *int64                    `json:"n"`
-	Logprobs            *bool                     `json:"logprobs"`
-	TopLogprobs         *int64                    `json:"top_logprobs"`
-	FrequencyPenalty    *float64                  `json:"frequency_penalty"`
-	PresencePenalty     *float64                  `json:"presence_penalty"`
-	LogitBias           map[string]jsontext.Value `json:"logit_bias"`
-	Seed                jsontext.Value            `json:"seed"`
-	ServiceTier         jsontext.Value            `json:"service_tier"`
-	Store               jsontext.Value            `json:"store"`
-	Metadata            jsontext.Value            `json:"metadata"`
-	PromptCacheKey      jsontext.Value            `json:"prompt_cache_key"`
-	SafetyIdentifier    jsontext.Value            `json:"safety_identifier"`
-	User                jsontext.Value            `json:"user"`
-	Tools               []chatTool                `json:"tools"`
-	ToolChoice          jsontext.Value            `json:"tool_choice"`
-	ParallelToolCalls   *bool                     `json:"parallel_tool_calls"`
-	ResponseFormat      *struct {
-		Type       string         `json:"type"`
-		JSONSchema jsontext.Value `json:"json_schema"`
-	} `json:"response_format"`
-	ReasoningEffort  *string        `json:"reasoning_effort"`
-	Verbosity        *string        `json:"verbosity"`
-	Modalities       []string       `json:"modalities"`
-	Audio            jsontext.Value `json:"audio"`
-	Prediction       jsontext.Value `json:"prediction"`
-	WebSearchOptions jsontext.Value `json:"web_search_options"`
-	Functions        jsontext.Value `json:"functions"`
-	FunctionCall     jsontext.Value `json:"function_call"`
-}
-
-type chatMessage struct {
-	Role             string         `json:"role"`
-	Content          jsontext.Value `json:"content"`
-	Name             jsontext.Value `json:"name"`
-	ToolCalls        []chatToolCall `json:"tool_calls"`
-	ToolCallID       string         `json:"tool_call_id"`
-	Refusal          *string        `json:"refusal"`
-	ReasoningContent jsontext.Value `json:"reasoning_content"`
-	FunctionCall     jsontext.Value `json:"function_call"`
-	Audio            jsontext.Value `json:"audio"`
-}
-
-type chatToolCall struct {
-	ID       string `json:"id"`
-	Type     string `json:"type"`
-	Function struct {
-		Name      string `json:"name"`
-		Arguments string `json:"arguments"`
-	} `json:"function"`
-}
-
-type chatPart struct {
-	Type     string `json:"type"`
-	Text     string `json:"text"`
-	ImageURL *struct {
-		URL    string `json:"url"`
-		Detail string `json:"detail"`
-	} `json:"image_url"`
-	InputAudio jsontext.Value `json:"input_audio"`
-	File       jsontext.Value `json:"file"`
-	Refusal    string         `json:"refusal"`
-}
-
-type chatTool struct {
-	Type     string `json:"type"`
-	Function *struct {
-		Name        string         `json:"name"`
-		Description string         `json:"description"`
-		Parameters  jsontext.Value `json:"parameters"`
-		Strict      *bool          `json:"strict"`
-	} `json:"function"`
-	Custom jsontext.Value `json:"custom"`
+	chat.Request
+	TopK             jsontext.Value `json:"top_k"`
+	SafetyIdentifier jsontext.Value `json:"safety_identifier"`
+	User             jsontext.Value `json:"user"`
 }
 
 // converseRequest is the Converse request body ToConverse writes, members
@@ -297,8 +223,8 @@ type thinking struct {
 // wrong type, is rejected too. Malformed JSON is an *openai.SyntaxError.
 func ToConverse(openaiBody []byte, opt Options) ([]byte, error) {
 	var req chatRequest
-	if err := json.Unmarshal(openaiBody, &req, json.RejectUnknownMembers(true)); err != nil {
-		return nil, paramError("", err)
+	if err := dialect.Decode(openaiBody, &req); err != nil {
+		return nil, err
 	}
 	var out converseRequest
 	if err := translateParams(&req, &out, opt); err != nil {
@@ -317,54 +243,50 @@ func ToConverse(openaiBody []byte, opt Options) ([]byte, error) {
 	return b, nil
 }
 
-func isNull(v jsontext.Value) bool {
-	return len(v) == 0 || v.Kind() == 'n'
-}
-
 func translateParams(req *chatRequest, out *converseRequest, opt Options) error {
 	if len(req.Messages) == 0 {
 		return &ParamError{Param: "messages", Msg: `"messages" is required and must not be empty`}
 	}
 	switch {
 	case req.N != nil && *req.N != 1:
-		return reject("n", "Bedrock returns one choice per request; send n requests instead")
+		return dialect.Reject("n", "Bedrock returns one choice per request; send n requests instead")
 	case req.Logprobs != nil && *req.Logprobs:
-		return reject("logprobs", "Bedrock does not return log probabilities")
+		return dialect.Reject("logprobs", "Bedrock does not return log probabilities")
 	case req.TopLogprobs != nil && *req.TopLogprobs != 0:
-		return reject("top_logprobs", "Bedrock does not return log probabilities")
+		return dialect.Reject("top_logprobs", "Bedrock does not return log probabilities")
 	case req.FrequencyPenalty != nil && *req.FrequencyPenalty != 0:
-		return reject("frequency_penalty", "Converse has no repetition penalties; remove it or set it to 0")
+		return dialect.Reject("frequency_penalty", "Converse has no repetition penalties; remove it or set it to 0")
 	case req.PresencePenalty != nil && *req.PresencePenalty != 0:
-		return reject("presence_penalty", "Converse has no repetition penalties; remove it or set it to 0")
+		return dialect.Reject("presence_penalty", "Converse has no repetition penalties; remove it or set it to 0")
 	case len(req.LogitBias) > 0:
-		return reject("logit_bias", "Converse has no token biasing")
-	case !isNull(req.TopK):
-		return reject("top_k", "top_k is model-specific on Bedrock and not translated")
-	case !isNull(req.Audio):
-		return reject("audio", "Converse models do not produce audio")
-	case !isNull(req.Prediction):
-		return reject("prediction", "Converse has no predicted outputs")
-	case !isNull(req.WebSearchOptions):
-		return reject("web_search_options", "use a web search tool of your own instead")
+		return dialect.Reject("logit_bias", "Converse has no token biasing")
+	case !chat.IsNull(req.TopK):
+		return dialect.Reject("top_k", "top_k is model-specific on Bedrock and not translated")
+	case !chat.IsNull(req.Audio):
+		return dialect.Reject("audio", "Converse models do not produce audio")
+	case !chat.IsNull(req.Prediction):
+		return dialect.Reject("prediction", "Converse has no predicted outputs")
+	case !chat.IsNull(req.WebSearchOptions):
+		return dialect.Reject("web_search_options", "use a web search tool of your own instead")
 	case req.Verbosity != nil && *req.Verbosity != "medium":
-		return reject("verbosity", "Converse has no verbosity control")
+		return dialect.Reject("verbosity", "Converse has no verbosity control")
 	case req.ParallelToolCalls != nil && !*req.ParallelToolCalls:
-		return reject("parallel_tool_calls", "Converse cannot turn off parallel tool use")
-	case !isNull(req.Functions):
-		return reject("functions", `the deprecated "functions" API is not translated; use "tools"`)
-	case !isNull(req.FunctionCall):
-		return reject("function_call", `the deprecated "function_call" API is not translated; use "tool_choice"`)
+		return dialect.Reject("parallel_tool_calls", "Converse cannot turn off parallel tool use")
+	case !chat.IsNull(req.Functions):
+		return dialect.Reject("functions", `the deprecated "functions" API is not translated; use "tools"`)
+	case !chat.IsNull(req.FunctionCall):
+		return dialect.Reject("function_call", `the deprecated "function_call" API is not translated; use "tool_choice"`)
 	}
 	for i, m := range req.Modalities {
 		if m != "text" {
-			return reject(fmt.Sprintf("modalities[%d]", i), fmt.Sprintf("Converse models only produce text, not %q", m))
+			return dialect.Reject(fmt.Sprintf("modalities[%d]", i), fmt.Sprintf("Converse models only produce text, not %q", m))
 		}
 	}
 	if rf := req.ResponseFormat; rf != nil {
 		switch rf.Type {
 		case "text":
 		case "json_object", "json_schema":
-			return reject("response_format", fmt.Sprintf("%q is not supported for Bedrock providers yet; describe the format in the prompt or use a tool", rf.Type))
+			return dialect.Reject("response_format", fmt.Sprintf("%q is not supported for Bedrock providers yet; describe the format in the prompt or use a tool", rf.Type))
 		default:
 			return &ParamError{Param: "response_format.type", Msg: fmt.Sprintf(`unknown "response_format.type" %q`, rf.Type)}
 		}
@@ -378,15 +300,15 @@ func translateParams(req *chatRequest, out *converseRequest, opt Options) error 
 		ic.Temperature = t
 	}
 	ic.TopP = req.TopP
-	if !isNull(req.Stop) {
+	if !chat.IsNull(req.Stop) {
 		if req.Stop.Kind() == '"' {
 			var s string
 			if err := json.Unmarshal(req.Stop, &s); err != nil {
-				return paramError("stop", err)
+				return dialect.ParamErrorAt("stop", err)
 			}
 			ic.StopSequences = []string{s}
 		} else if err := json.Unmarshal(req.Stop, &ic.StopSequences); err != nil {
-			return paramError("stop", err)
+			return dialect.ParamErrorAt("stop", err)
 		}
 	}
 
@@ -412,11 +334,11 @@ func translateParams(req *chatRequest, out *converseRequest, opt Options) error 
 		}
 		switch {
 		case req.Temperature != nil && *req.Temperature != 1:
-			return reject("temperature", "with reasoning_effort (extended thinking) Claude requires temperature 1 or none")
+			return dialect.Reject("temperature", "with reasoning_effort (extended thinking) Claude requires temperature 1 or none")
 		case req.TopP != nil && *req.TopP < 0.95:
-			return reject("top_p", "with reasoning_effort (extended thinking) Claude requires top_p between 0.95 and 1")
+			return dialect.Reject("top_p", "with reasoning_effort (extended thinking) Claude requires top_p between 0.95 and 1")
 		case out.ToolConfig != nil && out.ToolConfig.ToolChoice != nil && out.ToolConfig.ToolChoice.Auto == nil:
-			return reject("tool_choice", `with reasoning_effort (extended thinking) Claude only allows tool_choice "auto" or "none"`)
+			return dialect.Reject("tool_choice", `with reasoning_effort (extended thinking) Claude only allows tool_choice "auto" or "none"`)
 		}
 		if explicit {
 			budget = min(budget, maxTokens-1)
@@ -440,19 +362,19 @@ func translateTools(req *chatRequest, out *converseRequest) error {
 	for i, t := range req.Tools {
 		p := fmt.Sprintf("tools[%d]", i)
 		if t.Type != "function" || t.Function == nil {
-			return reject(p+".type", fmt.Sprintf("only function tools are translated, got %q", t.Type))
+			return dialect.Reject(p+".type", fmt.Sprintf("only function tools are translated, got %q", t.Type))
 		}
 		f := t.Function
 		if f.Name == "" {
 			return &ParamError{Param: p + ".function.name", Msg: fmt.Sprintf("%q is required", p+".function.name")}
 		}
 		schema := f.Parameters
-		if isNull(schema) {
+		if chat.IsNull(schema) {
 			schema = jsontext.Value(`{"type":"object","properties":{}}`)
 		} else if schema.Kind() != '{' {
 			return &ParamError{Param: p + ".function.parameters", Msg: fmt.Sprintf("%q must be a JSON Schema object", p+".function.parameters")}
 		} else if err := schema.Compact(); err != nil {
-			return paramError(p+".function.parameters", err)
+			return dialect.ParamErrorAt(p+".function.parameters", err)
 		}
 		ts := toolSpec{Name: f.Name, Description: f.Description}
 		ts.InputSchema.JSON = schema
@@ -461,12 +383,12 @@ func translateTools(req *chatRequest, out *converseRequest) error {
 
 	var tc *toolChoice
 	none := false
-	if !isNull(req.ToolChoice) {
+	if !chat.IsNull(req.ToolChoice) {
 		switch req.ToolChoice.Kind() {
 		case '"':
 			var s string
 			if err := json.Unmarshal(req.ToolChoice, &s); err != nil {
-				return paramError("tool_choice", err)
+				return dialect.ParamErrorAt("tool_choice", err)
 			}
 			switch s {
 			case "auto":
@@ -486,10 +408,10 @@ func translateTools(req *chatRequest, out *converseRequest) error {
 				} `json:"function"`
 			}
 			if err := json.Unmarshal(req.ToolChoice, &c); err != nil {
-				return paramError("tool_choice", err)
+				return dialect.ParamErrorAt("tool_choice", err)
 			}
 			if c.Type != "function" {
-				return reject("tool_choice.type", fmt.Sprintf("only function tool choices are translated, got %q", c.Type))
+				return dialect.Reject("tool_choice.type", fmt.Sprintf("only function tool choices are translated, got %q", c.Type))
 			}
 			if c.Function == nil || c.Function.Name == "" {
 				return &ParamError{Param: "tool_choice.function.name", Msg: `"tool_choice.function.name" is required`}
@@ -498,7 +420,7 @@ func translateTools(req *chatRequest, out *converseRequest) error {
 				Name string `json:"name"`
 			}{c.Function.Name}}
 		default:
-			return &ParamError{Param: "tool_choice", Msg: fmt.Sprintf(`"tool_choice" must be a string or an object, got %s`, jsonKindName(req.ToolChoice.Kind()))}
+			return &ParamError{Param: "tool_choice", Msg: fmt.Sprintf(`"tool_choice" must be a string or an object, got %s`, chat.JSONKindName(req.ToolChoice.Kind()))}
 		}
 	}
 	if len(tools) == 0 {
@@ -526,7 +448,7 @@ func checkToolHistory(req *chatRequest, out *converseRequest) error {
 				continue
 			}
 			if len(req.Tools) > 0 {
-				return reject("tool_choice", `"none" cannot be honoured on Bedrock once the conversation holds tool calls: Converse has no "none" and needs the tools sent; use "auto"`)
+				return dialect.Reject("tool_choice", `"none" cannot be honoured on Bedrock once the conversation holds tool calls: Converse has no "none" and needs the tools sent; use "auto"`)
 			}
 			return &ParamError{Param: "tools", Msg: `"tools" is required by Bedrock when the conversation holds tool calls or tool results`}
 		}
@@ -534,21 +456,21 @@ func checkToolHistory(req *chatRequest, out *converseRequest) error {
 	return nil
 }
 
-func translateMessages(msgs []chatMessage, out *converseRequest) error {
+func translateMessages(msgs []chat.Message, out *converseRequest) error {
 	for i, m := range msgs {
 		p := fmt.Sprintf("messages[%d]", i)
-		if !isNull(m.FunctionCall) {
-			return reject(p+".function_call", `the deprecated "function_call" is not translated; use "tool_calls"`)
+		if !chat.IsNull(m.FunctionCall) {
+			return dialect.Reject(p+".function_call", `the deprecated "function_call" is not translated; use "tool_calls"`)
 		}
-		if !isNull(m.Audio) {
-			return reject(p+".audio", "Converse cannot refer to an earlier audio response")
+		if !chat.IsNull(m.Audio) {
+			return dialect.Reject(p+".audio", "Converse cannot refer to an earlier audio response")
 		}
 		if len(m.ToolCalls) > 0 && m.Role != "assistant" {
 			return &ParamError{Param: p + ".tool_calls", Msg: fmt.Sprintf("%q is only allowed in assistant messages", p+".tool_calls")}
 		}
 		switch m.Role {
 		case "system", "developer":
-			texts, err := textParts(m.Content, p+".content")
+			texts, err := dialect.TextParts(m.Content, p+".content")
 			if err != nil {
 				return err
 			}
@@ -579,7 +501,7 @@ func translateMessages(msgs []chatMessage, out *converseRequest) error {
 			if m.ToolCallID == "" {
 				return &ParamError{Param: p + ".tool_call_id", Msg: fmt.Sprintf("%q is required", p+".tool_call_id")}
 			}
-			texts, err := textParts(m.Content, p+".content")
+			texts, err := dialect.TextParts(m.Content, p+".content")
 			if err != nil {
 				return err
 			}
@@ -633,50 +555,8 @@ func appendTurn(msgs []message, role string, blocks ...block) []message {
 	return append(msgs, message{Role: role, Content: blocks})
 }
 
-// parts decodes a message content: a string (one text part), an array of
-// parts, or null/absent (none).
-func parts(content jsontext.Value, path string) ([]chatPart, error) {
-	if isNull(content) {
-		return nil, nil
-	}
-	switch content.Kind() {
-	case '"':
-		var s string
-		if err := json.Unmarshal(content, &s); err != nil {
-			return nil, paramError(path, err)
-		}
-		return []chatPart{{Type: "text", Text: s}}, nil
-	case '[':
-		var ps []chatPart
-		if err := json.Unmarshal(content, &ps, json.RejectUnknownMembers(true)); err != nil {
-			return nil, paramError(path, err)
-		}
-		return ps, nil
-	}
-	return nil, &ParamError{Param: path, Msg: fmt.Sprintf("%q must be a string or an array of content parts, got %s", path, jsonKindName(content.Kind()))}
-}
-
-// textParts returns the non-empty texts of a content that may only hold
-// text (system, developer and tool messages).
-func textParts(content jsontext.Value, path string) ([]string, error) {
-	ps, err := parts(content, path)
-	if err != nil {
-		return nil, err
-	}
-	var texts []string
-	for j, p := range ps {
-		if p.Type != "text" {
-			return nil, reject(fmt.Sprintf("%s[%d].type", path, j), fmt.Sprintf("this message may only contain text parts, got %q", p.Type))
-		}
-		if p.Text != "" {
-			texts = append(texts, p.Text)
-		}
-	}
-	return texts, nil
-}
-
 func userBlocks(content jsontext.Value, path string) ([]block, error) {
-	ps, err := parts(content, path)
+	ps, err := dialect.Parts(content, path)
 	if err != nil {
 		return nil, err
 	}
@@ -698,9 +578,9 @@ func userBlocks(content jsontext.Value, path string) ([]block, error) {
 			}
 			blocks = append(blocks, block{Image: img})
 		case "input_audio":
-			return nil, reject(pp+".type", "Converse models do not accept audio input")
+			return nil, dialect.Reject(pp+".type", "Converse models do not accept audio input")
 		case "file":
-			return nil, reject(pp+".type", "file parts are not translated for Bedrock providers yet")
+			return nil, dialect.Reject(pp+".type", "file parts are not translated for Bedrock providers yet")
 		default:
 			return nil, &ParamError{Param: pp + ".type", Msg: fmt.Sprintf("unknown content part type %q in %q", p.Type, pp)}
 		}
@@ -708,8 +588,8 @@ func userBlocks(content jsontext.Value, path string) ([]block, error) {
 	return blocks, nil
 }
 
-func assistantBlocks(m chatMessage, path string) ([]block, error) {
-	ps, err := parts(m.Content, path+".content")
+func assistantBlocks(m chat.Message, path string) ([]block, error) {
+	ps, err := dialect.Parts(m.Content, path+".content")
 	if err != nil {
 		return nil, err
 	}
@@ -725,7 +605,7 @@ func assistantBlocks(m chatMessage, path string) ([]block, error) {
 				blocks = append(blocks, block{Text: p.Refusal})
 			}
 		default:
-			return nil, reject(fmt.Sprintf("%s.content[%d].type", path, j), fmt.Sprintf("assistant messages may only contain text and refusal parts, got %q", p.Type))
+			return nil, dialect.Reject(fmt.Sprintf("%s.content[%d].type", path, j), fmt.Sprintf("assistant messages may only contain text and refusal parts, got %q", p.Type))
 		}
 	}
 	if m.Refusal != nil && *m.Refusal != "" {
@@ -734,7 +614,7 @@ func assistantBlocks(m chatMessage, path string) ([]block, error) {
 	for j, tc := range m.ToolCalls {
 		p := fmt.Sprintf("%s.tool_calls[%d]", path, j)
 		if tc.Type != "function" {
-			return nil, reject(p+".type", fmt.Sprintf("only function tool calls are translated, got %q", tc.Type))
+			return nil, dialect.Reject(p+".type", fmt.Sprintf("only function tool calls are translated, got %q", tc.Type))
 		}
 		if tc.ID == "" || tc.Function.Name == "" {
 			return nil, &ParamError{Param: p, Msg: fmt.Sprintf("%q needs an id and a function name", p)}
@@ -759,7 +639,7 @@ func toolInput(args, path string) (jsontext.Value, error) {
 		return nil, &ParamError{Param: path, Msg: fmt.Sprintf("%q must be a JSON object in a string, as the model produced it: %v", path, err)}
 	}
 	if v.Kind() != '{' {
-		return nil, &ParamError{Param: path, Msg: fmt.Sprintf("%q must be a JSON object in a string, got %s", path, jsonKindName(v.Kind()))}
+		return nil, &ParamError{Param: path, Msg: fmt.Sprintf("%q must be a JSON object in a string, got %s", path, chat.JSONKindName(v.Kind()))}
 	}
 	return v, nil
 }
@@ -781,7 +661,7 @@ func imageFromURL(url, path string) (*image, error) {
 	if !ok {
 		lower := strings.ToLower(url)
 		if strings.HasPrefix(lower, "https://") || strings.HasPrefix(lower, "http://") {
-			return nil, reject(path, "image URLs are not fetched for Bedrock providers (fetch not supported yet); send the image as a base64 data URL")
+			return nil, dialect.Reject(path, "image URLs are not fetched for Bedrock providers (fetch not supported yet); send the image as a base64 data URL")
 		}
 		return nil, &ParamError{Param: path, Msg: fmt.Sprintf("%q must be a base64 data URL", path)}
 	}

@@ -9,6 +9,8 @@ import (
 
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/switchboard-gw/switchboard/internal/wire/chat"
 )
 
 // now is the clock for "created"; tests replace it.
@@ -79,49 +81,6 @@ type converseResponse struct {
 	Usage      converseUsage `json:"usage"`
 }
 
-// completion is an OpenAI chat.completion as FromConverse writes it.
-type completion struct {
-	ID      string      `json:"id"`
-	Object  string      `json:"object"`
-	Created int64       `json:"created"`
-	Model   string      `json:"model"`
-	Choices []choice    `json:"choices"`
-	Usage   openaiUsage `json:"usage"`
-}
-
-type choice struct {
-	Index        int       `json:"index"`
-	Message      outputMsg `json:"message"`
-	Logprobs     *struct{} `json:"logprobs"` // always null
-	FinishReason string    `json:"finish_reason"`
-}
-
-type outputMsg struct {
-	Role             string        `json:"role"`
-	Content          *string       `json:"content"`
-	ReasoningContent string        `json:"reasoning_content,omitzero"`
-	ToolCalls        []toolCallOut `json:"tool_calls,omitzero"`
-	Refusal          *string       `json:"refusal"` // always null
-}
-
-type toolCallOut struct {
-	ID       string `json:"id"`
-	Type     string `json:"type"`
-	Function struct {
-		Name      string `json:"name"`
-		Arguments string `json:"arguments"`
-	} `json:"function"`
-}
-
-type openaiUsage struct {
-	PromptTokens        int64 `json:"prompt_tokens"`
-	CompletionTokens    int64 `json:"completion_tokens"`
-	TotalTokens         int64 `json:"total_tokens"`
-	PromptTokensDetails struct {
-		CachedTokens int64 `json:"cached_tokens"`
-	} `json:"prompt_tokens_details"`
-}
-
 // FromConverse translates a Converse response body into an OpenAI
 // chat.completion body (compact JSON) whose "model" is model, and returns
 // its usage.
@@ -150,7 +109,7 @@ func FromConverse(body []byte, model string) (out []byte, usage Usage, err error
 		return nil, Usage{}, fmt.Errorf("bedrock: decode converse response: no output.message")
 	}
 	var text, reasoning strings.Builder
-	msg := outputMsg{Role: "assistant"}
+	msg := chat.OutputMessage{Role: "assistant"}
 	for _, b := range m.Content {
 		switch {
 		case b.Text != nil:
@@ -158,10 +117,10 @@ func FromConverse(body []byte, model string) (out []byte, usage Usage, err error
 		case b.ReasoningContent != nil && b.ReasoningContent.ReasoningText != nil:
 			reasoning.WriteString(b.ReasoningContent.ReasoningText.Text)
 		case b.ToolUse != nil:
-			tc := toolCallOut{ID: b.ToolUse.ToolUseID, Type: "function"}
+			tc := chat.ToolCallOut{ID: b.ToolUse.ToolUseID, Type: "function"}
 			tc.Function.Name = b.ToolUse.Name
 			args := b.ToolUse.Input
-			if isNull(args) {
+			if chat.IsNull(args) {
 				args = jsontext.Value("{}")
 			} else if err := args.Compact(); err != nil {
 				return nil, Usage{}, fmt.Errorf("bedrock: decode converse response: toolUse input: %w", err)
@@ -176,12 +135,12 @@ func FromConverse(body []byte, model string) (out []byte, usage Usage, err error
 	}
 	msg.ReasoningContent = reasoning.String()
 	usage = r.Usage.usage()
-	c := completion{
+	c := chat.Completion{
 		ID:      "chatcmpl-" + newID(),
 		Object:  "chat.completion",
 		Created: now().Unix(),
 		Model:   model,
-		Choices: []choice{{Message: msg, FinishReason: finishReason(r.StopReason)}},
+		Choices: []chat.Choice{{Message: msg, FinishReason: finishReason(r.StopReason)}},
 		Usage:   toOpenAIUsage(usage),
 	}
 	out, err = json.Marshal(&c, json.Deterministic(true))
@@ -191,8 +150,8 @@ func FromConverse(body []byte, model string) (out []byte, usage Usage, err error
 	return out, usage, nil
 }
 
-func toOpenAIUsage(u Usage) openaiUsage {
-	o := openaiUsage{
+func toOpenAIUsage(u Usage) chat.Usage {
+	o := chat.Usage{
 		PromptTokens:     u.PromptTokens,
 		CompletionTokens: u.CompletionTokens,
 		TotalTokens:      u.PromptTokens + u.CompletionTokens,

@@ -24,6 +24,8 @@ import (
 
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/switchboard-gw/switchboard/internal/wire/chat"
 )
 
 // Options configures ToGemini. It has no fields yet; the zero value is the
@@ -41,37 +43,14 @@ var thinkingBudget = map[string]int64{
 	"high":    24576,
 }
 
-// chatRequest is the OpenAI Chat Completions request
-// (https://platform.openai.com/docs/api-reference/chat/create) as far as
-// ToGemini reads it. Any member not listed here is rejected.
+// chatRequest is the OpenAI Chat Completions request as far as ToGemini
+// reads it: chat.Request with "seed" and "response_format.json_schema",
+// which Gemini translates, typed (a wrongly typed one is rejected while
+// decoding). Any member not listed is rejected.
 type chatRequest struct {
-	Model               jsontext.Value            `json:"model"`
-	Messages            []chatMessage             `json:"messages"`
-	Stream              *bool                     `json:"stream"`
-	StreamOptions       jsontext.Value            `json:"stream_options"`
-	MaxTokens           *int64                    `json:"max_tokens"`
-	MaxCompletionTokens *int64                    `json:"max_completion_tokens"`
-	Temperature         *float64                  `json:"temperature"`
-	TopP                *float64                  `json:"top_p"`
-	TopK                *int64                    `json:"top_k"`
-	Stop                jsontext.Value            `json:"stop"`
-	N                   *int64                    `json:"n"`
-	Logprobs            *bool                     `json:"logprobs"`
-	TopLogprobs         *int64                    `json:"top_logprobs"`
-	FrequencyPenalty    *float64                  `json:"frequency_penalty"`
-	PresencePenalty     *float64                  `json:"presence_penalty"`
-	LogitBias           map[string]jsontext.Value `json:"logit_bias"`
-	Seed                *int64                    `json:"seed"`
-	ServiceTier         jsontext.Value            `json:"service_tier"`
-	Store               jsontext.Value            `json:"store"`
-	Metadata            jsontext.Value            `json:"metadata"`
-	PromptCacheKey      jsontext.Value            `json:"prompt_cache_key"`
-	SafetyIdentifier    *string                   `json:"safety_identifier"`
-	User                *string                   `json:"user"`
-	Tools               []chatTool                `json:"tools"`
-	ToolChoice          jsontext.Value            `json:"tool_choice"`
-	ParallelToolCalls   *bool                     `json:"parallel_tool_calls"`
-	ResponseFormat      *struct {
+	chat.Request
+	Seed           *int64 `json:"seed"`
+	ResponseFormat *struct {
 		Type       string `json:"type"`
 		JSONSchema *struct {
 			Name        string         `json:"name"`
@@ -80,65 +59,6 @@ type chatRequest struct {
 			Strict      *bool          `json:"strict"`
 		} `json:"json_schema"`
 	} `json:"response_format"`
-	ReasoningEffort  *string        `json:"reasoning_effort"`
-	Verbosity        *string        `json:"verbosity"`
-	Modalities       []string       `json:"modalities"`
-	Audio            jsontext.Value `json:"audio"`
-	Prediction       jsontext.Value `json:"prediction"`
-	WebSearchOptions jsontext.Value `json:"web_search_options"`
-	Functions        jsontext.Value `json:"functions"`
-	FunctionCall     jsontext.Value `json:"function_call"`
-}
-
-type chatMessage struct {
-	Role             string         `json:"role"`
-	Content          jsontext.Value `json:"content"`
-	Name             jsontext.Value `json:"name"`
-	ToolCalls        []chatToolCall `json:"tool_calls"`
-	ToolCallID       string         `json:"tool_call_id"`
-	Refusal          *string        `json:"refusal"`
-	ReasoningContent jsontext.Value `json:"reasoning_content"`
-	FunctionCall     jsontext.Value `json:"function_call"`
-	Audio            jsontext.Value `json:"audio"`
-}
-
-type chatToolCall struct {
-	ID       string `json:"id"`
-	Type     string `json:"type"`
-	Function struct {
-		Name      string `json:"name"`
-		Arguments string `json:"arguments"`
-	} `json:"function"`
-}
-
-type chatPart struct {
-	Type     string `json:"type"`
-	Text     string `json:"text"`
-	ImageURL *struct {
-		URL    string `json:"url"`
-		Detail string `json:"detail"`
-	} `json:"image_url"`
-	InputAudio *struct {
-		Data   string `json:"data"`
-		Format string `json:"format"`
-	} `json:"input_audio"`
-	File *struct {
-		FileData string `json:"file_data"`
-		FileID   string `json:"file_id"`
-		Filename string `json:"filename"`
-	} `json:"file"`
-	Refusal string `json:"refusal"`
-}
-
-type chatTool struct {
-	Type     string `json:"type"`
-	Function *struct {
-		Name        string         `json:"name"`
-		Description string         `json:"description"`
-		Parameters  jsontext.Value `json:"parameters"`
-		Strict      *bool          `json:"strict"`
-	} `json:"function"`
-	Custom jsontext.Value `json:"custom"`
 }
 
 // generateRequest is the generateContent body ToGemini writes, members in
@@ -301,8 +221,8 @@ type thinkingConfig struct {
 // the wrong type. Malformed JSON is an *openai.SyntaxError.
 func ToGemini(openaiBody []byte, opt Options) ([]byte, error) {
 	var req chatRequest
-	if err := json.Unmarshal(openaiBody, &req, json.RejectUnknownMembers(true)); err != nil {
-		return nil, paramError("", err)
+	if err := dialect.Decode(openaiBody, &req); err != nil {
+		return nil, err
 	}
 	var out generateRequest
 	if err := translateParams(&req, &out); err != nil {
@@ -318,41 +238,37 @@ func ToGemini(openaiBody []byte, opt Options) ([]byte, error) {
 	return b, nil
 }
 
-func isNull(v jsontext.Value) bool {
-	return len(v) == 0 || v.Kind() == 'n'
-}
-
 func translateParams(req *chatRequest, out *generateRequest) error {
 	if len(req.Messages) == 0 {
 		return &ParamError{Param: "messages", Msg: `"messages" is required and must not be empty`}
 	}
 	switch {
 	case req.N != nil && *req.N != 1:
-		return reject("n", "the gateway returns one Gemini candidate per request; send n requests instead")
+		return dialect.Reject("n", "the gateway returns one Gemini candidate per request; send n requests instead")
 	case req.Logprobs != nil && *req.Logprobs:
-		return reject("logprobs", "log probabilities are not translated for Gemini providers")
+		return dialect.Reject("logprobs", "log probabilities are not translated for Gemini providers")
 	case req.TopLogprobs != nil && *req.TopLogprobs != 0:
-		return reject("top_logprobs", "log probabilities are not translated for Gemini providers")
+		return dialect.Reject("top_logprobs", "log probabilities are not translated for Gemini providers")
 	case len(req.LogitBias) > 0:
-		return reject("logit_bias", "Gemini has no token biasing")
-	case !isNull(req.Audio):
-		return reject("audio", "audio output is not translated for Gemini providers")
-	case !isNull(req.Prediction):
-		return reject("prediction", "Gemini has no predicted outputs")
-	case !isNull(req.WebSearchOptions):
-		return reject("web_search_options", "use a search tool of your own instead")
+		return dialect.Reject("logit_bias", "Gemini has no token biasing")
+	case !chat.IsNull(req.Audio):
+		return dialect.Reject("audio", "audio output is not translated for Gemini providers")
+	case !chat.IsNull(req.Prediction):
+		return dialect.Reject("prediction", "Gemini has no predicted outputs")
+	case !chat.IsNull(req.WebSearchOptions):
+		return dialect.Reject("web_search_options", "use a search tool of your own instead")
 	case req.Verbosity != nil && *req.Verbosity != "medium":
-		return reject("verbosity", "Gemini has no verbosity control")
+		return dialect.Reject("verbosity", "Gemini has no verbosity control")
 	case req.ParallelToolCalls != nil && !*req.ParallelToolCalls:
-		return reject("parallel_tool_calls", "Gemini may always call several functions at once and has no switch to prevent it")
-	case !isNull(req.Functions):
-		return reject("functions", `the deprecated "functions" API is not translated; use "tools"`)
-	case !isNull(req.FunctionCall):
-		return reject("function_call", `the deprecated "function_call" API is not translated; use "tool_choice"`)
+		return dialect.Reject("parallel_tool_calls", "Gemini may always call several functions at once and has no switch to prevent it")
+	case !chat.IsNull(req.Functions):
+		return dialect.Reject("functions", `the deprecated "functions" API is not translated; use "tools"`)
+	case !chat.IsNull(req.FunctionCall):
+		return dialect.Reject("function_call", `the deprecated "function_call" API is not translated; use "tool_choice"`)
 	}
 	for i, m := range req.Modalities {
 		if m != "text" {
-			return reject(fmt.Sprintf("modalities[%d]", i), fmt.Sprintf("only text output is translated, not %q", m))
+			return dialect.Reject(fmt.Sprintf("modalities[%d]", i), fmt.Sprintf("only text output is translated, not %q", m))
 		}
 	}
 	gc := &generationConfig{
@@ -375,15 +291,15 @@ func translateParams(req *chatRequest, out *generateRequest) error {
 		}
 		gc.MaxOutputTokens = req.MaxTokens
 	}
-	if !isNull(req.Stop) {
+	if !chat.IsNull(req.Stop) {
 		if req.Stop.Kind() == '"' {
 			var s string
 			if err := json.Unmarshal(req.Stop, &s); err != nil {
-				return paramError("stop", err)
+				return dialect.ParamErrorAt("stop", err)
 			}
 			gc.StopSequences = []string{s}
 		} else if err := json.Unmarshal(req.Stop, &gc.StopSequences); err != nil {
-			return paramError("stop", err)
+			return dialect.ParamErrorAt("stop", err)
 		}
 	}
 	if rf := req.ResponseFormat; rf != nil {
@@ -392,7 +308,7 @@ func translateParams(req *chatRequest, out *generateRequest) error {
 		case "json_object":
 			gc.ResponseMimeType = "application/json"
 		case "json_schema":
-			if rf.JSONSchema == nil || isNull(rf.JSONSchema.Schema) {
+			if rf.JSONSchema == nil || chat.IsNull(rf.JSONSchema.Schema) {
 				return &ParamError{Param: "response_format.json_schema.schema", Msg: `"response_format.json_schema.schema" is required for Gemini models`}
 			}
 			schema, err := cleanSchema(rf.JSONSchema.Schema, "response_format.json_schema.schema")
@@ -419,14 +335,14 @@ func translateParams(req *chatRequest, out *generateRequest) error {
 	for i, t := range req.Tools {
 		p := fmt.Sprintf("tools[%d]", i)
 		if t.Type != "function" || t.Function == nil {
-			return reject(p+".type", fmt.Sprintf("only function tools are translated, got %q", t.Type))
+			return dialect.Reject(p+".type", fmt.Sprintf("only function tools are translated, got %q", t.Type))
 		}
 		f := t.Function
 		if f.Name == "" {
 			return &ParamError{Param: p + ".function.name", Msg: fmt.Sprintf("%q is required", p+".function.name")}
 		}
 		d := functionDeclaration{Name: f.Name, Description: f.Description}
-		if !isNull(f.Parameters) {
+		if !chat.IsNull(f.Parameters) {
 			if f.Parameters.Kind() != '{' {
 				return &ParamError{Param: p + ".function.parameters", Msg: fmt.Sprintf("%q must be a JSON Schema object", p+".function.parameters")}
 			}
@@ -445,7 +361,7 @@ func translateParams(req *chatRequest, out *generateRequest) error {
 }
 
 func translateToolChoice(req *chatRequest, out *generateRequest) error {
-	if isNull(req.ToolChoice) {
+	if chat.IsNull(req.ToolChoice) {
 		return nil
 	}
 	var fc functionCallingConfig
@@ -453,7 +369,7 @@ func translateToolChoice(req *chatRequest, out *generateRequest) error {
 	case '"':
 		var s string
 		if err := json.Unmarshal(req.ToolChoice, &s); err != nil {
-			return paramError("tool_choice", err)
+			return dialect.ParamErrorAt("tool_choice", err)
 		}
 		switch s {
 		case "auto":
@@ -473,17 +389,17 @@ func translateToolChoice(req *chatRequest, out *generateRequest) error {
 			} `json:"function"`
 		}
 		if err := json.Unmarshal(req.ToolChoice, &c, json.RejectUnknownMembers(true)); err != nil {
-			return paramError("tool_choice", err)
+			return dialect.ParamErrorAt("tool_choice", err)
 		}
 		if c.Type != "function" {
-			return reject("tool_choice.type", fmt.Sprintf("only function tool choices are translated, got %q", c.Type))
+			return dialect.Reject("tool_choice.type", fmt.Sprintf("only function tool choices are translated, got %q", c.Type))
 		}
 		if c.Function == nil || c.Function.Name == "" {
 			return &ParamError{Param: "tool_choice.function.name", Msg: `"tool_choice.function.name" is required`}
 		}
 		fc = functionCallingConfig{Mode: "ANY", AllowedFunctionNames: []string{c.Function.Name}}
 	default:
-		return &ParamError{Param: "tool_choice", Msg: fmt.Sprintf(`"tool_choice" must be a string or an object, got %s`, jsonKindName(req.ToolChoice.Kind()))}
+		return &ParamError{Param: "tool_choice", Msg: fmt.Sprintf(`"tool_choice" must be a string or an object, got %s`, chat.JSONKindName(req.ToolChoice.Kind()))}
 	}
 	if len(out.Tools) == 0 {
 		if fc.Mode != "NONE" {
@@ -495,23 +411,23 @@ func translateToolChoice(req *chatRequest, out *generateRequest) error {
 	return nil
 }
 
-func translateMessages(msgs []chatMessage, out *generateRequest) error {
+func translateMessages(msgs []chat.Message, out *generateRequest) error {
 	var system []part
 	callNames := map[string]string{} // tool call id → function name
 	for i, m := range msgs {
 		p := fmt.Sprintf("messages[%d]", i)
-		if !isNull(m.FunctionCall) {
-			return reject(p+".function_call", `the deprecated "function_call" is not translated; use "tool_calls"`)
+		if !chat.IsNull(m.FunctionCall) {
+			return dialect.Reject(p+".function_call", `the deprecated "function_call" is not translated; use "tool_calls"`)
 		}
-		if !isNull(m.Audio) {
-			return reject(p+".audio", "Gemini cannot refer to an earlier audio response")
+		if !chat.IsNull(m.Audio) {
+			return dialect.Reject(p+".audio", "Gemini cannot refer to an earlier audio response")
 		}
 		if len(m.ToolCalls) > 0 && m.Role != "assistant" {
 			return &ParamError{Param: p + ".tool_calls", Msg: fmt.Sprintf("%q is only allowed in assistant messages", p+".tool_calls")}
 		}
 		switch m.Role {
 		case "system", "developer":
-			texts, err := textParts(m.Content, p+".content")
+			texts, err := dialect.TextParts(m.Content, p+".content")
 			if err != nil {
 				return err
 			}
@@ -543,7 +459,7 @@ func translateMessages(msgs []chatMessage, out *generateRequest) error {
 			if !ok {
 				return &ParamError{Param: p + ".tool_call_id", Msg: fmt.Sprintf("%q %q matches no earlier assistant tool call; Gemini needs the function's name", p+".tool_call_id", m.ToolCallID)}
 			}
-			texts, err := textParts(m.Content, p+".content")
+			texts, err := dialect.TextParts(m.Content, p+".content")
 			if err != nil {
 				return err
 			}
@@ -587,50 +503,8 @@ func appendContent(cs []content, role string, ps ...part) []content {
 	return append(cs, content{Role: role, Parts: ps})
 }
 
-// parts decodes a message content: a string (one text part), an array of
-// parts, or null/absent (none).
-func parts(c jsontext.Value, path string) ([]chatPart, error) {
-	if isNull(c) {
-		return nil, nil
-	}
-	switch c.Kind() {
-	case '"':
-		var s string
-		if err := json.Unmarshal(c, &s); err != nil {
-			return nil, paramError(path, err)
-		}
-		return []chatPart{{Type: "text", Text: s}}, nil
-	case '[':
-		var ps []chatPart
-		if err := json.Unmarshal(c, &ps, json.RejectUnknownMembers(true)); err != nil {
-			return nil, paramError(path, err)
-		}
-		return ps, nil
-	}
-	return nil, &ParamError{Param: path, Msg: fmt.Sprintf("%q must be a string or an array of content parts, got %s", path, jsonKindName(c.Kind()))}
-}
-
-// textParts returns the non-empty texts of a content that may only hold
-// text (system, developer and tool messages).
-func textParts(c jsontext.Value, path string) ([]string, error) {
-	ps, err := parts(c, path)
-	if err != nil {
-		return nil, err
-	}
-	var texts []string
-	for j, p := range ps {
-		if p.Type != "text" {
-			return nil, reject(fmt.Sprintf("%s[%d].type", path, j), fmt.Sprintf("this message may only contain text parts, got %q", p.Type))
-		}
-		if p.Text != "" {
-			texts = append(texts, p.Text)
-		}
-	}
-	return texts, nil
-}
-
 func userParts(c jsontext.Value, path string) ([]part, error) {
-	ps, err := parts(c, path)
+	ps, err := dialect.Parts(c, path)
 	if err != nil {
 		return nil, err
 	}
@@ -667,7 +541,7 @@ func userParts(c jsontext.Value, path string) ([]part, error) {
 			out = append(out, part{InlineData: &blob{MimeType: mt, Data: p.InputAudio.Data}})
 		case "file":
 			if p.File == nil || p.File.FileData == "" {
-				return nil, reject(pp+".file", "only files sent inline as file_data are translated; OpenAI file ids mean nothing to Gemini")
+				return nil, dialect.Reject(pp+".file", "only files sent inline as file_data are translated; OpenAI file ids mean nothing to Gemini")
 			}
 			gp, err := mediaPart(p.File.FileData, pp+".file.file_data", false)
 			if err != nil {
@@ -716,8 +590,8 @@ func mediaPart(url, param string, urls bool) (part, error) {
 	return part{}, &ParamError{Param: param, Msg: fmt.Sprintf("%q must be a base64 data URL", param)}
 }
 
-func modelParts(m chatMessage, p string, callNames map[string]string) ([]part, error) {
-	ps, err := parts(m.Content, p+".content")
+func modelParts(m chat.Message, p string, callNames map[string]string) ([]part, error) {
+	ps, err := dialect.Parts(m.Content, p+".content")
 	if err != nil {
 		return nil, err
 	}
@@ -733,7 +607,7 @@ func modelParts(m chatMessage, p string, callNames map[string]string) ([]part, e
 				out = append(out, textPart(cp.Refusal))
 			}
 		default:
-			return nil, reject(fmt.Sprintf("%s.content[%d].type", p, j), fmt.Sprintf("assistant messages may only contain text and refusal parts, got %q", cp.Type))
+			return nil, dialect.Reject(fmt.Sprintf("%s.content[%d].type", p, j), fmt.Sprintf("assistant messages may only contain text and refusal parts, got %q", cp.Type))
 		}
 	}
 	if m.Refusal != nil && *m.Refusal != "" {
@@ -742,7 +616,7 @@ func modelParts(m chatMessage, p string, callNames map[string]string) ([]part, e
 	for j, tc := range m.ToolCalls {
 		tp := fmt.Sprintf("%s.tool_calls[%d]", p, j)
 		if tc.Type != "function" {
-			return nil, reject(tp+".type", fmt.Sprintf("only function tool calls are translated, got %q", tc.Type))
+			return nil, dialect.Reject(tp+".type", fmt.Sprintf("only function tool calls are translated, got %q", tc.Type))
 		}
 		if tc.ID == "" || tc.Function.Name == "" {
 			return nil, &ParamError{Param: tp, Msg: fmt.Sprintf("%q needs an id and a function name", tp)}

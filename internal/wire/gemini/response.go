@@ -8,6 +8,8 @@ import (
 
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/switchboard-gw/switchboard/internal/wire/chat"
 )
 
 // now is the clock for "created"; tests replace it.
@@ -73,60 +75,14 @@ type responsePart struct {
 	} `json:"functionCall"`
 }
 
-// completion is an OpenAI chat.completion as FromGemini writes it.
-type completion struct {
-	ID      string      `json:"id"`
-	Object  string      `json:"object"`
-	Created int64       `json:"created"`
-	Model   string      `json:"model"`
-	Choices []choice    `json:"choices"`
-	Usage   openaiUsage `json:"usage"`
-}
-
-type choice struct {
-	Index        int       `json:"index"`
-	Message      outputMsg `json:"message"`
-	Logprobs     *struct{} `json:"logprobs"` // always null
-	FinishReason string    `json:"finish_reason"`
-}
-
-type outputMsg struct {
-	Role             string        `json:"role"`
-	Content          *string       `json:"content"`
-	ReasoningContent string        `json:"reasoning_content,omitzero"`
-	ToolCalls        []toolCallOut `json:"tool_calls,omitzero"`
-	Refusal          *string       `json:"refusal"` // always null
-}
-
-type toolCallOut struct {
-	ID       string `json:"id"`
-	Type     string `json:"type"`
-	Function struct {
-		Name      string `json:"name"`
-		Arguments string `json:"arguments"`
-	} `json:"function"`
-}
-
-type openaiUsage struct {
-	PromptTokens        int64 `json:"prompt_tokens"`
-	CompletionTokens    int64 `json:"completion_tokens"`
-	TotalTokens         int64 `json:"total_tokens"`
-	PromptTokensDetails struct {
-		CachedTokens int64 `json:"cached_tokens"`
-	} `json:"prompt_tokens_details"`
-	CompletionTokensDetails struct {
-		ReasoningTokens int64 `json:"reasoning_tokens"`
-	} `json:"completion_tokens_details"`
-}
-
-func toOpenAIUsage(u Usage) openaiUsage {
-	o := openaiUsage{
+func toOpenAIUsage(u Usage) chat.Usage {
+	o := chat.Usage{
 		PromptTokens:     u.PromptTokens,
 		CompletionTokens: u.CompletionTokens,
 		TotalTokens:      u.PromptTokens + u.CompletionTokens,
 	}
 	o.PromptTokensDetails.CachedTokens = u.CachedTokens
-	o.CompletionTokensDetails.ReasoningTokens = u.ReasoningTokens
+	o.CompletionTokensDetails = &chat.CompletionTokensDetails{ReasoningTokens: u.ReasoningTokens}
 	return o
 }
 
@@ -167,7 +123,7 @@ func FromGemini(body []byte, model string) (out []byte, usage Usage, err error) 
 	if r.UsageMetadata != nil {
 		usage = r.UsageMetadata.usage()
 	}
-	msg := outputMsg{Role: "assistant"}
+	msg := chat.OutputMessage{Role: "assistant"}
 	finish := ""
 	switch {
 	case len(r.Candidates) > 0:
@@ -176,7 +132,7 @@ func FromGemini(body []byte, model string) (out []byte, usage Usage, err error) 
 		for _, p := range c.Content.Parts {
 			switch {
 			case p.FunctionCall != nil:
-				tc := toolCallOut{ID: callID(len(msg.ToolCalls)), Type: "function"}
+				tc := chat.ToolCallOut{ID: callID(len(msg.ToolCalls)), Type: "function"}
 				tc.Function.Name = p.FunctionCall.Name
 				args, err := compactArgs(p.FunctionCall.Args)
 				if err != nil {
@@ -209,12 +165,12 @@ func FromGemini(body []byte, model string) (out []byte, usage Usage, err error) 
 	default:
 		return nil, Usage{}, fmt.Errorf("gemini: decode response: no candidates")
 	}
-	c := completion{
+	c := chat.Completion{
 		ID:      "chatcmpl-" + r.ResponseID,
 		Object:  "chat.completion",
 		Created: now().Unix(),
 		Model:   model,
-		Choices: []choice{{Message: msg, FinishReason: finish}},
+		Choices: []chat.Choice{{Message: msg, FinishReason: finish}},
 		Usage:   toOpenAIUsage(usage),
 	}
 	out, err = json.Marshal(&c, json.Deterministic(true))
@@ -227,7 +183,7 @@ func FromGemini(body []byte, model string) (out []byte, usage Usage, err error) 
 // compactArgs returns a functionCall's args as compact JSON; absent or
 // null args are "{}".
 func compactArgs(args jsontext.Value) (jsontext.Value, error) {
-	if isNull(args) {
+	if chat.IsNull(args) {
 		return jsontext.Value("{}"), nil
 	}
 	args = args.Clone()

@@ -52,7 +52,7 @@ func cleanSchema(v jsontext.Value, param string) (jsontext.Value, error) {
 			Definitions map[string]jsontext.Value `json:"definitions"`
 		}
 		if err := json.Unmarshal(v, &root); err != nil {
-			return nil, paramError(param, err)
+			return nil, dialect.ParamErrorAt(param, err)
 		}
 		for name, d := range root.Defs {
 			ctx.def("#/$defs/"+name, d)
@@ -78,13 +78,13 @@ func (c *schemaCtx) cleanValue(dst []byte, dec *jsontext.Decoder, param string, 
 	if isSchema && dec.PeekKind() == '{' {
 		val, err := dec.ReadValue()
 		if err != nil {
-			return nil, paramError(param, err)
+			return nil, dialect.ParamErrorAt(param, err)
 		}
 		var r struct {
 			Ref *string `json:"$ref"`
 		}
 		if err := json.Unmarshal(val, &r); err != nil {
-			return nil, paramError(param, err)
+			return nil, dialect.ParamErrorAt(param, err)
 		}
 		if r.Ref == nil {
 			return c.cleanObject(dst, jsontext.NewDecoder(bytes.NewReader(val)), param)
@@ -105,14 +105,14 @@ func (c *schemaCtx) cleanValue(dst []byte, dec *jsontext.Decoder, param string, 
 	{
 		val, err := dec.ReadValue()
 		if err != nil {
-			return nil, paramError(param, err)
+			return nil, dialect.ParamErrorAt(param, err)
 		}
 		if isSchema && val.Kind() != 't' && val.Kind() != 'f' {
 			return nil, &ParamError{Param: param, Msg: fmt.Sprintf("%q must be a JSON Schema object", param)}
 		}
 		val = val.Clone()
 		if err := val.Compact(); err != nil {
-			return nil, paramError(param, err)
+			return nil, dialect.ParamErrorAt(param, err)
 		}
 		return append(dst, val...), nil
 	}
@@ -121,7 +121,7 @@ func (c *schemaCtx) cleanValue(dst []byte, dec *jsontext.Decoder, param string, 
 // cleanObject copies the schema object dec holds to dst, cleaned.
 func (c *schemaCtx) cleanObject(dst []byte, dec *jsontext.Decoder, param string) ([]byte, error) {
 	if _, err := dec.ReadToken(); err != nil {
-		return nil, paramError(param, err)
+		return nil, dialect.ParamErrorAt(param, err)
 	}
 	dst = append(dst, '{')
 	first := true
@@ -135,13 +135,13 @@ func (c *schemaCtx) cleanObject(dst []byte, dec *jsontext.Decoder, param string)
 	for dec.PeekKind() != '}' {
 		tok, err := dec.ReadToken()
 		if err != nil {
-			return nil, paramError(param, err)
+			return nil, dialect.ParamErrorAt(param, err)
 		}
 		name := tok.String()
 		p := param + "." + name
 		if droppedSchemaKeys[name] || name == "$defs" || name == "definitions" {
 			if err := dec.SkipValue(); err != nil {
-				return nil, paramError(param, err)
+				return nil, dialect.ParamErrorAt(param, err)
 			}
 			continue
 		}
@@ -149,7 +149,7 @@ func (c *schemaCtx) cleanObject(dst []byte, dec *jsontext.Decoder, param string)
 		case "type":
 			val, err := dec.ReadValue()
 			if err != nil {
-				return nil, paramError(p, err)
+				return nil, dialect.ParamErrorAt(p, err)
 			}
 			typ, isNullable, err := schemaType(val, p)
 			if err != nil {
@@ -170,7 +170,7 @@ func (c *schemaCtx) cleanObject(dst []byte, dec *jsontext.Decoder, param string)
 			for dec.PeekKind() != '}' {
 				ptok, err := dec.ReadToken()
 				if err != nil {
-					return nil, paramError(p, err)
+					return nil, dialect.ParamErrorAt(p, err)
 				}
 				if n > 0 {
 					dst = append(dst, ',')
@@ -219,7 +219,7 @@ func (c *schemaCtx) cleanObject(dst []byte, dec *jsontext.Decoder, param string)
 		}
 	}
 	if _, err := dec.ReadToken(); err != nil {
-		return nil, paramError(param, err)
+		return nil, dialect.ParamErrorAt(param, err)
 	}
 	if nullable {
 		sep()
@@ -241,7 +241,7 @@ func schemaType(val jsontext.Value, p string) (typ []byte, nullable bool, err er
 		for dec.PeekKind() == '"' {
 			v, err := dec.ReadValue()
 			if err != nil {
-				return nil, false, paramError(p, err)
+				return nil, false, dialect.ParamErrorAt(p, err)
 			}
 			if string(v) == `"null"` {
 				nullable = true
