@@ -150,8 +150,6 @@ type toolChoice struct {
 //	model             replaced by the model argument
 //	stream_options    Anthropic streams always report usage; the caller
 //	                  decides whether to show it (NewStream)
-//	seed              OpenAI documents determinism as best effort only;
-//	                  Anthropic has no seed
 //	service_tier      latency/billing class of the OpenAI account
 //	store, metadata   storage of the completion on OpenAI's side
 //	prompt_cache_key  OpenAI cache-routing hint; Anthropic caches by
@@ -166,7 +164,8 @@ type toolChoice struct {
 //	verbosity: "medium", response_format {"type":"text"}
 //	                  the defaults, which Anthropic has too
 //
-// Rejected with a *ParamError naming the field: n > 1; logprobs;
+// Rejected with a *ParamError naming the field: seed (no counterpart, and
+// it asks for repeatable answers); n > 1; logprobs;
 // top_logprobs; non-zero frequency_penalty or presence_penalty;
 // logit_bias; audio and non-text modalities; prediction;
 // web_search_options; verbosity other than medium; response_format
@@ -203,6 +202,8 @@ func translateParams(req *chat.Request, out *messagesRequest, opt Options) error
 	}
 	// Options with no Anthropic counterpart: only their defaults pass.
 	switch {
+	case !chat.IsNull(req.Seed):
+		return dialect.Reject("seed", "Anthropic has no seed, so its answers cannot be made repeatable; remove seed for this model")
 	case req.N != nil && *req.N != 1:
 		return dialect.Reject("n", "Anthropic returns one choice per request; send n requests instead")
 	case req.Logprobs != nil && *req.Logprobs:

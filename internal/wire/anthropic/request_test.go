@@ -96,6 +96,7 @@ func TestToMessagesParamErrors(t *testing.T) {
 		name, body, param string
 	}{
 		{"n", `{` + user + `,"n":2}`, "n"},
+		{"seed", `{` + user + `,"seed":7}`, "seed"},
 		{"logprobs", `{` + user + `,"logprobs":true}`, "logprobs"},
 		{"top_logprobs", `{` + user + `,"top_logprobs":3}`, "top_logprobs"},
 		{"frequency_penalty", `{` + user + `,"frequency_penalty":0.5}`, "frequency_penalty"},

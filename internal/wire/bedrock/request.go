@@ -198,7 +198,6 @@ type thinking struct {
 //	stream            the caller picks /converse or /converse-stream
 //	stream_options    ConverseStream always reports usage; the caller
 //	                  decides whether to show it (NewStream)
-//	seed              best effort on OpenAI; no Converse counterpart
 //	service_tier, store, metadata, prompt_cache_key, user,
 //	safety_identifier OpenAI account-side features
 //	messages[].name   participant name; no Converse field
@@ -210,7 +209,8 @@ type thinking struct {
 //	modalities: ["text"], verbosity: "medium", response_format "text"
 //	                  the defaults, which Bedrock has too
 //
-// Rejected with a *ParamError naming the field: n > 1; logprobs;
+// Rejected with a *ParamError naming the field: seed (no counterpart, and
+// it asks for repeatable answers); n > 1; logprobs;
 // top_logprobs; non-zero penalties; logit_bias; top_k (model-specific on
 // Bedrock); audio and non-text modalities; prediction; web_search_options;
 // verbosity other than medium; response_format json_object and
@@ -248,6 +248,8 @@ func translateParams(req *chatRequest, out *converseRequest, opt Options) error 
 		return &ParamError{Param: "messages", Msg: `"messages" is required and must not be empty`}
 	}
 	switch {
+	case !chat.IsNull(req.Seed):
+		return dialect.Reject("seed", "Converse has no seed, so its answers cannot be made repeatable; remove seed for this model")
 	case req.N != nil && *req.N != 1:
 		return dialect.Reject("n", "Bedrock returns one choice per request; send n requests instead")
 	case req.Logprobs != nil && *req.Logprobs:

@@ -66,6 +66,7 @@ func TestToConverseCases(t *testing.T) {
 func TestToConverseRejects(t *testing.T) {
 	tests := []struct{ name, body, param string }{
 		{"n", `{"messages":[{"role":"user","content":"hi"}],"n":2}`, "n"},
+		{"seed", `{"messages":[{"role":"user","content":"hi"}],"seed":7}`, "seed"},
 		{"logprobs", `{"messages":[{"role":"user","content":"hi"}],"logprobs":true}`, "logprobs"},
 		{"audio", `{"messages":[{"role":"user","content":"hi"}],"audio":{"voice":"x"}}`, "audio"},
 		{"unknown", `{"messages":[{"role":"user","content":"hi"}],"foo":1}`, "foo"},
