@@ -39,6 +39,9 @@ type exchange struct {
 	// anthropic: the client speaks Anthropic Messages (/v1/messages), so
 	// errors are written in its shape.
 	anthropic bool
+	// jsonTool names the forced tool that carries a JSON-mode answer for
+	// providers without a JSON mode (see chat.JSONToolName), "" otherwise.
+	jsonTool string
 
 	capture  bool // keep a copy of the body written (idempotent requests)
 	captured []byte

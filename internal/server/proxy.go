@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -17,6 +18,7 @@ import (
 	"github.com/switchboard-gw/switchboard/internal/route"
 	"github.com/switchboard-gw/switchboard/internal/wire/anthropic"
 	"github.com/switchboard-gw/switchboard/internal/wire/bedrock"
+	"github.com/switchboard-gw/switchboard/internal/wire/chat"
 	"github.com/switchboard-gw/switchboard/internal/wire/gemini"
 	"github.com/switchboard-gw/switchboard/internal/wire/openai"
 )
@@ -66,6 +68,9 @@ func (s *Server) proxy(x *exchange, r *http.Request, op provider.Op) error {
 	}
 	x.model = req.Model
 	x.streaming = req.Stream
+	if op == provider.OpChat && bytes.Contains(body, []byte(`"response_format"`)) {
+		x.jsonTool, _ = chat.JSONToolName(body)
+	}
 
 	m, err := s.resolveModel(x, r, key, req.Model, func() map[string]string { return req.Metadata(body) })
 	if err != nil {

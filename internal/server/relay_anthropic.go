@@ -36,7 +36,7 @@ func (a *attempt) relayAnthropicBody(resp *http.Response) error {
 	if !isMediaType(ct, "application/json") {
 		return badGateway(fmt.Sprintf("provider %q answered with content-type %q instead of JSON; that is not the API (check the provider's base_url)", a.p.Name, ct))
 	}
-	out, usage, err := anthropic.FromMessage(body, a.x.upstream)
+	out, usage, err := anthropic.FromMessageJSON(body, a.x.upstream, a.x.jsonTool)
 	if err != nil {
 		return badGateway(fmt.Sprintf("provider %q sent a response that is not a valid Messages answer (%v); it was cut off or is not the API", a.p.Name, err))
 	}
@@ -68,7 +68,7 @@ func (a *attempt) anthropicError(resp *http.Response, ct string, body []byte) er
 // relayAnthropicStream translates a Messages SSE stream into OpenAI chunks,
 // event by event.
 func (a *attempt) relayAnthropicStream(resp *http.Response, clientUsage bool) error {
-	return a.relaySSE(resp, &anthropicConv{st: anthropic.NewStream(a.x.upstream, clientUsage), x: a.x})
+	return a.relaySSE(resp, &anthropicConv{st: anthropic.NewStreamJSON(a.x.upstream, clientUsage, a.x.jsonTool), x: a.x})
 }
 
 // anthropicConv translates Anthropic events into OpenAI chunks.

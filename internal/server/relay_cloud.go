@@ -61,7 +61,7 @@ func (a *attempt) geminiError(resp *http.Response, ct string, body []byte) error
 
 func (a *attempt) relayBedrockBody(resp *http.Response) error {
 	return a.relayTranslatedBody(resp, func(b []byte) ([]byte, openai.Usage, error) {
-		out, u, err := bedrock.FromConverse(b, a.x.upstream)
+		out, u, err := bedrock.FromConverseJSON(b, a.x.upstream, a.x.jsonTool)
 		return out, bedrockUsage(u), err
 	}, a.bedrockError)
 }
@@ -123,7 +123,7 @@ func (a *attempt) relayBedrockStream(resp *http.Response, includeUsage bool) err
 	if err := a.checkStreamType(resp, "application/vnd.amazon.eventstream"); err != nil {
 		return err
 	}
-	src := &frameSource{dec: bedrock.NewDecoder(&firstByteReader{r: resp.Body, a: a}), st: bedrock.NewStream(a.x.upstream, includeUsage), x: a.x}
+	src := &frameSource{dec: bedrock.NewDecoder(&firstByteReader{r: resp.Body, a: a}), st: bedrock.NewStreamJSON(a.x.upstream, includeUsage, a.x.jsonTool), x: a.x}
 	return a.relayChunks(src)
 }
 

@@ -140,10 +140,17 @@ type toolChoice struct {
 // "none", {"type":"function",…} → {"type":"auto"|"any"|"none"|"tool"};
 // parallel_tool_calls false → tool_choice.disable_parallel_tool_use;
 // reasoning_effort minimal|low → thinking budget 1024, medium → 4096,
-// high → 16384, none → no thinking. Thinking counts against max_tokens
-// on both APIs, so an explicit max tokens is kept as the cap and the
-// budget lowered to fit under it (an error when that leaves less than
-// 1024); with no explicit cap, max_tokens is the budget plus the default.
+// high → 16384, none → no thinking; response_format json_schema → a tool
+// named json_schema.name (else "json_response") whose input_schema is
+// json_schema.schema (description and strict passed through), forced with
+// tool_choice {"type":"tool"}, and json_object → the same with the name
+// "json_response" and the schema {"type":"object"}, as other gateways do:
+// the caller gets the call back as content with FromMessageJSON or
+// NewStreamJSON, passing the name JSONToolName reports. Thinking counts
+// against max_tokens on both APIs, so an explicit max tokens is kept as
+// the cap and the budget lowered to fit under it (an error when that
+// leaves less than 1024); with no explicit cap, max_tokens is the budget
+// plus the default.
 //
 // Dropped, because they cannot change the answer:
 //
@@ -169,8 +176,11 @@ type toolChoice struct {
 // top_logprobs; non-zero frequency_penalty or presence_penalty;
 // logit_bias; audio and non-text modalities; prediction;
 // web_search_options; verbosity other than medium; response_format
-// json_object and json_schema (not supported for Anthropic providers
-// yet); the deprecated functions and function_call (use tools and
+// json_object or json_schema together with tools the model may call
+// (tool_choice other than "none": two tools cannot be forced), with a
+// tool of the same name as the JSON tool, or with reasoning_effort
+// (Anthropic forbids a forced tool with thinking); the deprecated
+// functions and function_call (use tools and
 // tool_choice); temperature above 1; input_audio and file parts; non-
 // function tools; tool_choice without tools; and, with reasoning_effort,
 // a temperature other than 1, top_k, top_p below 0.95 or a forced tool
@@ -195,6 +205,12 @@ func ToMessages(openaiBody []byte, model string, opt Options) ([]byte, error) {
 	}
 	return b, nil
 }
+
+// JSONToolName returns the name of the tool ToMessages forces to honour
+// the response_format (json_object or json_schema) of the OpenAI request
+// body openaiBody, and true; or "", false when the request asks for no
+// JSON answer. Pass the name to FromMessageJSON or NewStreamJSON.
+func JSONToolName(openaiBody []byte) (string, bool) { return chat.JSONToolName(openaiBody) }
 
 func translateParams(req *chat.Request, out *messagesRequest, opt Options) error {
 	if len(req.Messages) == 0 {
@@ -234,14 +250,9 @@ func translateParams(req *chat.Request, out *messagesRequest, opt Options) error
 			return dialect.Reject(fmt.Sprintf("modalities[%d]", i), fmt.Sprintf("Anthropic models only produce text, not %q", m))
 		}
 	}
-	if rf := req.ResponseFormat; rf != nil {
-		switch rf.Type {
-		case "text":
-		case "json_object", "json_schema":
-			return dialect.Reject("response_format", fmt.Sprintf("%q is not supported for Anthropic providers yet; describe the format in the prompt or use a tool", rf.Type))
-		default:
-			return &ParamError{Param: "response_format.type", Msg: fmt.Sprintf(`unknown "response_format.type" %q`, rf.Type)}
-		}
+	jt, err := dialect.JSONTool(req.ResponseFormat)
+	if err != nil {
+		return err
 	}
 
 	// Sampling.
@@ -302,7 +313,7 @@ func translateParams(req *chat.Request, out *messagesRequest, opt Options) error
 			Strict:      f.Strict != nil && *f.Strict,
 		})
 	}
-	if err := translateToolChoice(req, out); err != nil {
+	if err := translateToolChoice(req, out, jt); err != nil {
 		return err
 	}
 
@@ -328,6 +339,8 @@ func translateParams(req *chat.Request, out *messagesRequest, opt Options) error
 			return &ParamError{Param: "reasoning_effort", Msg: fmt.Sprintf(`"reasoning_effort" must be one of none, minimal, low, medium or high for Anthropic models, got %q`, *e)}
 		}
 		switch {
+		case jt != nil:
+			return &ParamError{Param: "response_format", Msg: fmt.Sprintf(`"response_format" %q cannot be combined with reasoning_effort for Anthropic models: it is honoured by forcing a tool call, which Anthropic does not allow with extended thinking; set reasoning_effort to "none" or describe the format in the prompt`, req.ResponseFormat.Type)}
 		case req.Temperature != nil && *req.Temperature != 1:
 			return dialect.Reject("temperature", "with reasoning_effort (extended thinking) Anthropic requires temperature 1 or none")
 		case req.TopK != nil:
@@ -352,7 +365,10 @@ func translateParams(req *chat.Request, out *messagesRequest, opt Options) error
 	return nil
 }
 
-func translateToolChoice(req *chat.Request, out *messagesRequest) error {
+// translateToolChoice translates tool_choice and parallel_tool_calls; with
+// jt (response_format json_object or json_schema) it adds jt as a tool and
+// forces it instead.
+func translateToolChoice(req *chat.Request, out *messagesRequest, jt *chat.JSONTool) error {
 	var tc *toolChoice
 	if !chat.IsNull(req.ToolChoice) {
 		switch req.ToolChoice.Kind() {
@@ -392,6 +408,9 @@ func translateToolChoice(req *chat.Request, out *messagesRequest) error {
 			return &ParamError{Param: "tool_choice", Msg: fmt.Sprintf(`"tool_choice" must be a string or an object, got %s`, chat.JSONKindName(req.ToolChoice.Kind()))}
 		}
 	}
+	if jt != nil {
+		return forceJSONTool(req, out, tc, jt)
+	}
 	if len(out.Tools) == 0 {
 		if tc != nil && tc.Type != "none" {
 			return &ParamError{Param: "tool_choice", Msg: `"tool_choice" is only allowed when "tools" are given`}
@@ -407,6 +426,35 @@ func translateToolChoice(req *chat.Request, out *messagesRequest) error {
 		}
 	}
 	out.ToolChoice = tc
+	return nil
+}
+
+// forceJSONTool honours response_format json_object or json_schema as
+// other gateways do: jt becomes a tool the model is forced to call, and
+// FromMessageJSON or NewStreamJSON turn that call back into content. The
+// request's own tools may stay (the conversation may refer to them) only
+// with tool_choice "none": Anthropic forces one tool at most, and the
+// model may not call another one in JSON mode.
+func forceJSONTool(req *chat.Request, out *messagesRequest, tc *toolChoice, jt *chat.JSONTool) error {
+	if (tc != nil && tc.Type != "none") || (tc == nil && len(out.Tools) > 0) {
+		return &ParamError{Param: "response_format", Msg: fmt.Sprintf(`"response_format" %q cannot be combined with tools the model may call: it is honoured by forcing a tool call, and Anthropic cannot force two tools or a tool and a JSON answer; set "tool_choice" to "none" or drop response_format`, req.ResponseFormat.Type)}
+	}
+	for i, t := range out.Tools {
+		if t.Name == jt.Name {
+			param := "response_format"
+			if req.ResponseFormat.Type == "json_schema" && jt.Name != chat.DefaultJSONToolName {
+				param = "response_format.json_schema.name"
+			}
+			return &ParamError{Param: param, Msg: fmt.Sprintf(`%q: the JSON answer is carried by a tool named %q, which "tools[%d]" already uses; rename one of them`, param, jt.Name, i)}
+		}
+	}
+	out.Tools = append(out.Tools, tool{
+		Name:        jt.Name,
+		Description: jt.Description,
+		InputSchema: jt.Schema,
+		Strict:      jt.Strict,
+	})
+	out.ToolChoice = &toolChoice{Type: "tool", Name: jt.Name}
 	return nil
 }
 

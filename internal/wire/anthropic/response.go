@@ -88,6 +88,18 @@ type message struct {
 // An error body (type "error") or a body that is not a Message is an
 // error; use ParseError for error bodies.
 func FromMessage(body []byte, model string) (out []byte, usage Usage, err error) {
+	return FromMessageJSON(body, model, "")
+}
+
+// FromMessageJSON is FromMessage for a request that ToMessages sent with
+// response_format json_object or json_schema, honoured by forcing the tool
+// named jsonTool (see JSONToolName). The input of that tool's call is the
+// answer: it becomes message.content as compact JSON, not a tool call, and
+// stop_reason tool_use maps to "stop" (unless the model also called other
+// tools, which stay tool calls). Text blocks are left out, so that content
+// is the JSON alone: with a forced tool Anthropic writes none. An empty
+// jsonTool is FromMessage.
+func FromMessageJSON(body []byte, model, jsonTool string) (out []byte, usage Usage, err error) {
 	var m message
 	if err := json.Unmarshal(body, &m); err != nil {
 		return nil, Usage{}, fmt.Errorf("anthropic: decode message: %w", err)
@@ -100,18 +112,24 @@ func FromMessage(body []byte, model string) (out []byte, usage Usage, err error)
 	for _, b := range m.Content {
 		switch b.Type {
 		case "text":
-			text.WriteString(b.Text)
+			if jsonTool == "" {
+				text.WriteString(b.Text)
+			}
 		case "thinking":
 			reasoning.WriteString(b.Thinking)
 		case "tool_use":
-			tc := chat.ToolCallOut{ID: b.ID, Type: "function"}
-			tc.Function.Name = b.Name
 			args := b.Input
 			if chat.IsNull(args) {
 				args = jsontext.Value("{}")
 			} else if err := args.Compact(); err != nil {
 				return nil, Usage{}, fmt.Errorf("anthropic: decode message: tool_use input: %w", err)
 			}
+			if jsonTool != "" && b.Name == jsonTool {
+				text.Write(args)
+				continue
+			}
+			tc := chat.ToolCallOut{ID: b.ID, Type: "function"}
+			tc.Function.Name = b.Name
 			tc.Function.Arguments = string(args)
 			msg.ToolCalls = append(msg.ToolCalls, tc)
 		}
@@ -120,6 +138,10 @@ func FromMessage(body []byte, model string) (out []byte, usage Usage, err error)
 		s := text.String()
 		msg.Content = &s
 	}
+	finish := finishReason(m.StopReason)
+	if jsonTool != "" && finish == "tool_calls" && len(msg.ToolCalls) == 0 {
+		finish = "stop"
+	}
 	msg.ReasoningContent = reasoning.String()
 	usage = m.Usage.usage()
 	c := chat.Completion{
@@ -127,7 +149,7 @@ func FromMessage(body []byte, model string) (out []byte, usage Usage, err error)
 		Object:  "chat.completion",
 		Created: now().Unix(),
 		Model:   model,
-		Choices: []chat.Choice{{Message: msg, FinishReason: finishReason(m.StopReason)}},
+		Choices: []chat.Choice{{Message: msg, FinishReason: finish}},
 		Usage:   toOpenAIUsage(usage),
 	}
 	out, err = json.Marshal(&c, json.Deterministic(true))

@@ -36,10 +36,18 @@ import (
 // id ("chatcmpl-" plus the message id without "msg_"), object, created
 // and model, and is compact JSON.
 //
+// A Stream made by NewStreamJSON translates the answer to a request sent
+// with response_format json_object or json_schema, as FromMessageJSON
+// does: the forced JSON tool's tool_use block start appends nothing, its
+// input_json_delta fragments become {"content":…} fragments (the JSON as
+// Anthropic streams it, not compacted), text blocks are left out, and
+// stop_reason tool_use gives finish_reason "stop".
+//
 // A Stream is not safe for concurrent use; create one per response.
 type Stream struct {
 	model        string
 	includeUsage bool
+	jsonTool     []byte // the JSON tool's name as a JSON string, or nil
 
 	prefix []byte // `data: {"id":…,"model":…,"choices":[{"index":0,"delta":`
 	id     []byte // chatcmpl-… as a JSON string
@@ -68,6 +76,7 @@ const (
 	kindText
 	kindThinking
 	kindTool
+	kindJSON // the forced tool of response_format: its input is content
 )
 
 // NewStream returns a Stream whose chunks name model. When includeUsage
@@ -76,6 +85,20 @@ const (
 // counts either way.
 func NewStream(model string, includeUsage bool) *Stream {
 	return &Stream{model: model, includeUsage: includeUsage}
+}
+
+// NewStreamJSON is NewStream for a request that ToMessages sent with
+// response_format json_object or json_schema: the call of the tool named
+// jsonTool (see JSONToolName) streams as content, and text is left out
+// (see Stream). An empty jsonTool is NewStream.
+func NewStreamJSON(model string, includeUsage bool, jsonTool string) *Stream {
+	s := NewStream(model, includeUsage)
+	if jsonTool != "" {
+		// Tool names are [a-zA-Z0-9_-]{1,64}, which Anthropic writes
+		// unescaped, so the raw name token can be compared as bytes.
+		s.jsonTool, _ = jsontext.AppendQuote(nil, jsonTool)
+	}
+	return s
 }
 
 // Usage returns the usage seen so far: input counts from message_start,
@@ -117,7 +140,9 @@ func (s *Stream) Event(dst []byte, name, data []byte) ([]byte, error) {
 		switch string(ev.blockType) {
 		case "text":
 			b.kind = kindText
-			if nonEmpty(ev.blockText) {
+			if s.jsonTool != nil {
+				b.kind = kindOther
+			} else if nonEmpty(ev.blockText) {
 				dst = s.delta(dst, `{"content":`, ev.blockText)
 			}
 		case "thinking":
@@ -126,6 +151,10 @@ func (s *Stream) Event(dst []byte, name, data []byte) ([]byte, error) {
 				dst = s.delta(dst, `{"reasoning_content":`, ev.blockThinking)
 			}
 		case "tool_use":
+			if s.jsonTool != nil && bytes.Equal(ev.blockName, s.jsonTool) {
+				b.kind = kindJSON
+				break
+			}
 			b.kind, b.tool = kindTool, s.nTools
 			s.nTools++
 			dst = s.open(dst)
@@ -142,7 +171,7 @@ func (s *Stream) Event(dst []byte, name, data []byte) ([]byte, error) {
 	case "content_block_delta":
 		switch string(ev.deltaType) {
 		case "text_delta":
-			if nonEmpty(ev.text) {
+			if s.jsonTool == nil && nonEmpty(ev.text) {
 				dst = s.delta(dst, `{"content":`, ev.text)
 			}
 		case "thinking_delta":
@@ -153,19 +182,32 @@ func (s *Stream) Event(dst []byte, name, data []byte) ([]byte, error) {
 			if b := s.block(ev.index); b != nil && b.kind == kindTool && nonEmpty(ev.partialJSON) {
 				b.args = true
 				dst = s.arguments(dst, b.tool, ev.partialJSON)
+			} else if b != nil && b.kind == kindJSON && nonEmpty(ev.partialJSON) {
+				b.args = true
+				dst = s.delta(dst, `{"content":`, ev.partialJSON)
 			}
 		}
 	case "content_block_stop":
-		if b := s.block(ev.index); b != nil && b.kind == kindTool && !b.args {
-			b.args = true
-			dst = s.arguments(dst, b.tool, []byte(`"{}"`))
+		if b := s.block(ev.index); b != nil && !b.args {
+			switch b.kind {
+			case kindTool:
+				b.args = true
+				dst = s.arguments(dst, b.tool, []byte(`"{}"`))
+			case kindJSON:
+				b.args = true
+				dst = s.delta(dst, `{"content":`, []byte(`"{}"`))
+			}
 		}
 	case "message_delta":
 		s.updateUsage(ev)
 		if ev.stopReason != nil {
 			dst = s.open(dst)
 			dst = append(dst, "{}"...)
-			dst = s.close(dst, finishReason(string(ev.stopReason)))
+			finish := finishReason(string(ev.stopReason))
+			if s.jsonTool != nil && finish == "tool_calls" && s.nTools == 0 {
+				finish = "stop"
+			}
+			dst = s.close(dst, finish)
 		}
 	case "message_stop":
 		s.done = true

@@ -392,3 +392,82 @@ func TestStreamBadData(t *testing.T) {
 		}
 	}
 }
+
+// TestStreamJSON replays the recorded tool-use stream as the answer to a
+// request with response_format, its client tool renamed to the JSON
+// tool's: the SDK must accumulate the tool's input as content, with no
+// tool calls and finish_reason "stop", as FromMessageJSON has it.
+func TestStreamJSON(t *testing.T) {
+	const jsonTool = "json_response"
+	raw := bytes.ReplaceAll(readFixture(t, "anthropic/messages-stream-tool-use.sse"), []byte(`"name":"get_exchange_rate"`), []byte(`"name":"`+jsonTool+`"`))
+	evs := readEvents(t, raw)
+	s := NewStreamJSON("gpt-4o", true, jsonTool)
+	var out []byte
+	for _, ev := range evs {
+		n := len(out)
+		var err error
+		if out, err = s.Event(out, ev.name, ev.data); err != nil {
+			t.Fatalf("Event(%s, %s): %v", ev.name, ev.data, err)
+		}
+		checkChunks(t, out[n:])
+	}
+	golden(t, "stream/json-messages-stream-tool-use.want.sse", out)
+
+	var acc oai.ChatCompletionAccumulator
+	for chunk := range bytes.SplitAfterSeq(out, []byte("\n\n")) {
+		payload := bytes.TrimSuffix(bytes.TrimPrefix(chunk, []byte("data: ")), []byte("\n\n"))
+		if len(payload) == 0 || string(payload) == "[DONE]" {
+			continue
+		}
+		var c oai.ChatCompletionChunk
+		if err := c.UnmarshalJSON(payload); err != nil {
+			t.Fatalf("SDK cannot decode chunk %s: %v", payload, err)
+		}
+		if !acc.AddChunk(c) {
+			t.Fatalf("SDK accumulator rejected chunk %s", payload)
+		}
+	}
+	whole, _, err := FromMessageJSON(collectMessage(t, evs), "gpt-4o", jsonTool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want oai.ChatCompletion
+	if err := want.UnmarshalJSON(whole); err != nil {
+		t.Fatal(err)
+	}
+	if len(acc.Choices) != 1 {
+		t.Fatalf("accumulated %d choices, want 1", len(acc.Choices))
+	}
+	got := acc.Choices[0]
+	content := jsontext.Value(got.Message.Content)
+	if err := content.Compact(); err != nil {
+		t.Fatalf("streamed content %q is not JSON: %v", got.Message.Content, err)
+	}
+	if string(content) != want.Choices[0].Message.Content || string(content) != `{"from_currency":"USD","to_currency":"EUR"}` {
+		t.Errorf("streamed content = %s, whole = %s, want {\"from_currency\":\"USD\",\"to_currency\":\"EUR\"}", content, want.Choices[0].Message.Content)
+	}
+	if len(got.Message.ToolCalls) != 0 || len(want.Choices[0].Message.ToolCalls) != 0 {
+		t.Errorf("tool calls: streamed %+v, whole %+v; want none", got.Message.ToolCalls, want.Choices[0].Message.ToolCalls)
+	}
+	if got.FinishReason != "stop" || want.Choices[0].FinishReason != "stop" {
+		t.Errorf("finish_reason: streamed %q, whole %q; want stop", got.FinishReason, want.Choices[0].FinishReason)
+	}
+	if acc.Usage.PromptTokens != want.Usage.PromptTokens || acc.Usage.CompletionTokens != want.Usage.CompletionTokens {
+		t.Errorf("usage = %+v, want %+v", acc.Usage, want.Usage)
+	}
+
+	// A forced tool whose input streamed no fragment answers "{}".
+	s = NewStreamJSON("gpt-4o", false, jsonTool)
+	out = nil
+	for _, ev := range [][2]string{
+		{"content_block_start", `{"type":"content_block_start","index":0,"content_block":{"type":"tool_use","id":"toolu_1","name":"json_response","input":{}}}`},
+		{"content_block_stop", `{"type":"content_block_stop","index":0}`},
+	} {
+		if out, err = s.Event(out, []byte(ev[0]), []byte(ev[1])); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if want := `data: {"id":"chatcmpl-","object":"chat.completion.chunk","created":1750000000,"model":"gpt-4o","choices":[{"index":0,"delta":{"content":"{}"},"logprobs":null,"finish_reason":null}]}` + "\n\n"; string(out) != want {
+		t.Errorf("empty JSON tool input:\n%s\nwant:\n%s", out, want)
+	}
+}

@@ -191,6 +191,15 @@ type thinking struct {
 // upstream. Thinking counts against maxTokens: an explicit maximum is kept
 // and the budget lowered under it (an error below 1024); otherwise
 // maxTokens is the budget plus the default. "none" sends no thinking.
+// response_format json_schema → a toolSpec named json_schema.name (else
+// "json_response") whose inputSchema.json is json_schema.schema (with its
+// description; "strict" has no Converse counterpart and is dropped),
+// forced with toolChoice {tool:{name}}, and json_object → the same with
+// the name "json_response" and the schema {"type":"object"}, as other
+// gateways do: the caller gets the call back as content with
+// FromConverseJSON or NewStreamJSON, passing the name JSONToolName
+// reports. Like any forced tool choice it needs a model that accepts one
+// (Anthropic, Mistral); others reject it upstream.
 //
 // Dropped, because they cannot change the answer:
 //
@@ -213,8 +222,11 @@ type thinking struct {
 // it asks for repeatable answers); n > 1; logprobs;
 // top_logprobs; non-zero penalties; logit_bias; top_k (model-specific on
 // Bedrock); audio and non-text modalities; prediction; web_search_options;
-// verbosity other than medium; response_format json_object and
-// json_schema (not yet); parallel_tool_calls false; the deprecated
+// verbosity other than medium; response_format json_object or
+// json_schema together with tools the model may call (tool_choice other
+// than "none": two tools cannot be forced), with a tool of the same name
+// as the JSON tool, or with reasoning_effort (Claude forbids a forced tool
+// with thinking); parallel_tool_calls false; the deprecated
 // functions and function_call; input_audio and file parts; http(s) image
 // URLs; non-function tools; tool_choice without tools; a conversation that
 // starts with an assistant message; with reasoning_effort, a temperature
@@ -242,6 +254,12 @@ func ToConverse(openaiBody []byte, opt Options) ([]byte, error) {
 	}
 	return b, nil
 }
+
+// JSONToolName returns the name of the tool ToConverse forces to honour
+// the response_format (json_object or json_schema) of the OpenAI request
+// body openaiBody, and true; or "", false when the request asks for no
+// JSON answer. Pass the name to FromConverseJSON or NewStreamJSON.
+func JSONToolName(openaiBody []byte) (string, bool) { return chat.JSONToolName(openaiBody) }
 
 func translateParams(req *chatRequest, out *converseRequest, opt Options) error {
 	if len(req.Messages) == 0 {
@@ -284,14 +302,9 @@ func translateParams(req *chatRequest, out *converseRequest, opt Options) error 
 			return dialect.Reject(fmt.Sprintf("modalities[%d]", i), fmt.Sprintf("Converse models only produce text, not %q", m))
 		}
 	}
-	if rf := req.ResponseFormat; rf != nil {
-		switch rf.Type {
-		case "text":
-		case "json_object", "json_schema":
-			return dialect.Reject("response_format", fmt.Sprintf("%q is not supported for Bedrock providers yet; describe the format in the prompt or use a tool", rf.Type))
-		default:
-			return &ParamError{Param: "response_format.type", Msg: fmt.Sprintf(`unknown "response_format.type" %q`, rf.Type)}
-		}
+	jt, err := dialect.JSONTool(req.ResponseFormat)
+	if err != nil {
+		return err
 	}
 
 	ic := &out.InferenceConfig
@@ -314,7 +327,7 @@ func translateParams(req *chatRequest, out *converseRequest, opt Options) error 
 		}
 	}
 
-	if err := translateTools(req, out); err != nil {
+	if err := translateTools(req, out, jt); err != nil {
 		return err
 	}
 
@@ -335,6 +348,8 @@ func translateParams(req *chatRequest, out *converseRequest, opt Options) error 
 			return &ParamError{Param: "reasoning_effort", Msg: fmt.Sprintf(`"reasoning_effort" must be one of none, minimal, low, medium or high for Bedrock models, got %q`, *e)}
 		}
 		switch {
+		case jt != nil:
+			return &ParamError{Param: "response_format", Msg: fmt.Sprintf(`"response_format" %q cannot be combined with reasoning_effort for Bedrock models: it is honoured by forcing a tool call, which Claude does not allow with extended thinking; set reasoning_effort to "none" or describe the format in the prompt`, req.ResponseFormat.Type)}
 		case req.Temperature != nil && *req.Temperature != 1:
 			return dialect.Reject("temperature", "with reasoning_effort (extended thinking) Claude requires temperature 1 or none")
 		case req.TopP != nil && *req.TopP < 0.95:
@@ -359,7 +374,10 @@ func translateParams(req *chatRequest, out *converseRequest, opt Options) error 
 	return nil
 }
 
-func translateTools(req *chatRequest, out *converseRequest) error {
+// translateTools translates tools and tool_choice; with jt
+// (response_format json_object or json_schema) it adds jt as a tool and
+// forces it instead.
+func translateTools(req *chatRequest, out *converseRequest, jt *chat.JSONTool) error {
 	var tools []tool
 	for i, t := range req.Tools {
 		p := fmt.Sprintf("tools[%d]", i)
@@ -425,6 +443,9 @@ func translateTools(req *chatRequest, out *converseRequest) error {
 			return &ParamError{Param: "tool_choice", Msg: fmt.Sprintf(`"tool_choice" must be a string or an object, got %s`, chat.JSONKindName(req.ToolChoice.Kind()))}
 		}
 	}
+	if jt != nil {
+		return forceJSONTool(req, out, tools, tc, none, jt)
+	}
 	if len(tools) == 0 {
 		if tc != nil {
 			return &ParamError{Param: "tool_choice", Msg: `"tool_choice" is only allowed when "tools" are given`}
@@ -435,6 +456,37 @@ func translateTools(req *chatRequest, out *converseRequest) error {
 		return nil // see checkToolHistory
 	}
 	out.ToolConfig = &toolConfig{Tools: tools, ToolChoice: tc}
+	return nil
+}
+
+// forceJSONTool honours response_format json_object or json_schema as
+// other gateways do: jt becomes a tool the model is forced to call
+// (toolChoice {tool:{name}}), and FromConverseJSON or NewStreamJSON turn
+// that call back into content. The request's own tools may stay only with
+// tool_choice "none" — and then are sent, since the forced tool already
+// keeps the model from calling them and Bedrock needs them for any tool
+// history: Converse forces one tool at most.
+func forceJSONTool(req *chatRequest, out *converseRequest, tools []tool, tc *toolChoice, none bool, jt *chat.JSONTool) error {
+	if tc != nil || (len(tools) > 0 && !none) {
+		return &ParamError{Param: "response_format", Msg: fmt.Sprintf(`"response_format" %q cannot be combined with tools the model may call: it is honoured by forcing a tool call, and Bedrock cannot force two tools or a tool and a JSON answer; set "tool_choice" to "none" or drop response_format`, req.ResponseFormat.Type)}
+	}
+	for i, t := range tools {
+		if t.ToolSpec.Name == jt.Name {
+			param := "response_format"
+			if req.ResponseFormat.Type == "json_schema" && jt.Name != chat.DefaultJSONToolName {
+				param = "response_format.json_schema.name"
+			}
+			return &ParamError{Param: param, Msg: fmt.Sprintf(`%q: the JSON answer is carried by a tool named %q, which "tools[%d]" already uses; rename one of them`, param, jt.Name, i)}
+		}
+	}
+	ts := toolSpec{Name: jt.Name, Description: jt.Description}
+	ts.InputSchema.JSON = jt.Schema
+	out.ToolConfig = &toolConfig{
+		Tools: append(tools, tool{ToolSpec: ts}),
+		ToolChoice: &toolChoice{Tool: &struct {
+			Name string `json:"name"`
+		}{jt.Name}},
+	}
 	return nil
 }
 

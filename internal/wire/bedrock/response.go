@@ -100,6 +100,18 @@ type converseResponse struct {
 // A body that is not a Converse answer (no output.message) is an error;
 // use ParseError for error bodies.
 func FromConverse(body []byte, model string) (out []byte, usage Usage, err error) {
+	return FromConverseJSON(body, model, "")
+}
+
+// FromConverseJSON is FromConverse for a request that ToConverse sent with
+// response_format json_object or json_schema, honoured by forcing the tool
+// named jsonTool (see JSONToolName). The input of that tool's call is the
+// answer: it becomes message.content as compact JSON, not a tool call, and
+// stopReason tool_use maps to "stop" (unless the model also called other
+// tools, which stay tool calls). Text blocks are left out, so that content
+// is the JSON alone (some models write their reasoning as text before a
+// tool call). An empty jsonTool is FromConverse.
+func FromConverseJSON(body []byte, model, jsonTool string) (out []byte, usage Usage, err error) {
 	var r converseResponse
 	if err := json.Unmarshal(body, &r); err != nil {
 		return nil, Usage{}, fmt.Errorf("bedrock: decode converse response: %w", err)
@@ -113,18 +125,24 @@ func FromConverse(body []byte, model string) (out []byte, usage Usage, err error
 	for _, b := range m.Content {
 		switch {
 		case b.Text != nil:
-			text.WriteString(*b.Text)
+			if jsonTool == "" {
+				text.WriteString(*b.Text)
+			}
 		case b.ReasoningContent != nil && b.ReasoningContent.ReasoningText != nil:
 			reasoning.WriteString(b.ReasoningContent.ReasoningText.Text)
 		case b.ToolUse != nil:
-			tc := chat.ToolCallOut{ID: b.ToolUse.ToolUseID, Type: "function"}
-			tc.Function.Name = b.ToolUse.Name
 			args := b.ToolUse.Input
 			if chat.IsNull(args) {
 				args = jsontext.Value("{}")
 			} else if err := args.Compact(); err != nil {
 				return nil, Usage{}, fmt.Errorf("bedrock: decode converse response: toolUse input: %w", err)
 			}
+			if jsonTool != "" && b.ToolUse.Name == jsonTool {
+				text.Write(args)
+				continue
+			}
+			tc := chat.ToolCallOut{ID: b.ToolUse.ToolUseID, Type: "function"}
+			tc.Function.Name = b.ToolUse.Name
 			tc.Function.Arguments = string(args)
 			msg.ToolCalls = append(msg.ToolCalls, tc)
 		}
@@ -134,13 +152,17 @@ func FromConverse(body []byte, model string) (out []byte, usage Usage, err error
 		msg.Content = &s
 	}
 	msg.ReasoningContent = reasoning.String()
+	finish := finishReason(r.StopReason)
+	if jsonTool != "" && finish == "tool_calls" && len(msg.ToolCalls) == 0 {
+		finish = "stop"
+	}
 	usage = r.Usage.usage()
 	c := chat.Completion{
 		ID:      "chatcmpl-" + newID(),
 		Object:  "chat.completion",
 		Created: now().Unix(),
 		Model:   model,
-		Choices: []chat.Choice{{Message: msg, FinishReason: finishReason(r.StopReason)}},
+		Choices: []chat.Choice{{Message: msg, FinishReason: finish}},
 		Usage:   toOpenAIUsage(usage),
 	}
 	out, err = json.Marshal(&c, json.Deterministic(true))

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -88,4 +90,69 @@ func TestParseError(t *testing.T) {
 		}
 	}
 	_ = strings.ToLower
+}
+
+// TestFromConverseJSON covers answers to requests sent with
+// response_format: the forced tool's call is the content.
+func TestFromConverseJSON(t *testing.T) {
+	tests := []struct{ name, tool, body string }{
+		{"json-schema", "city", `{"output":{"message":{"role":"assistant","content":[{"toolUse":{"toolUseId":"tooluse_j","name":"city","input":{"name": "Paris",
+ "country": "France"}}}]}},"stopReason":"tool_use","usage":{"inputTokens":50,"outputTokens":20,"totalTokens":70}}`},
+		{"json-object-text-dropped", "json_response", `{"output":{"message":{"role":"assistant","content":[{"text":"<thinking>A greeting.</thinking>"},{"toolUse":{"toolUseId":"tooluse_k","name":"json_response","input":{"greeting":"hi"}}}]}},"stopReason":"tool_use","usage":{"inputTokens":40,"outputTokens":15,"totalTokens":55}}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, _, err := FromConverseJSON([]byte(tt.body), "gpt-4o", tt.tool)
+			if err != nil {
+				t.Fatalf("FromConverseJSON(%s) error: %v", tt.body, err)
+			}
+			checkCompact(t, out)
+			golden(t, "fromconverse/"+tt.name+".want.json", indentJSON(t, out))
+		})
+	}
+
+	// The recorded tool call, read as the JSON tool's.
+	body := readFixture(t, "bedrock/converse-tool-use.response.json")
+	out, usage, err := FromConverseJSON(body, "gpt-4o", "temperature")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Choices []struct {
+			Message struct {
+				Content   *string `json:"content"`
+				ToolCalls []any   `json:"tool_calls"`
+			} `json:"message"`
+			FinishReason string `json:"finish_reason"`
+		} `json:"choices"`
+	}
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatal(err)
+	}
+	m := got.Choices[0].Message
+	if m.Content == nil || !jsontext.Value(*m.Content).IsValid() || len(m.ToolCalls) != 0 || got.Choices[0].FinishReason != "stop" {
+		t.Errorf("FromConverseJSON(converse-tool-use, temperature) = %s; want the input as content, no tool_calls, finish_reason stop", out)
+	}
+	if want := (Usage{PromptTokens: 571, CompletionTokens: 22}); usage != want {
+		t.Errorf("usage = %+v, want %+v", usage, want)
+	}
+	plain, _, _ := FromConverse(body, "gpt-4o")
+	if again, _, _ := FromConverseJSON(body, "gpt-4o", ""); string(again) != string(plain) {
+		t.Errorf("FromConverseJSON(…, \"\") = %s, want FromConverse's %s", again, plain)
+	}
+}
+
+func TestJSONToolName(t *testing.T) {
+	for body, want := range map[string]string{
+		`{"messages":[]}`:                                                          "",
+		`{"response_format":{"type":"text"}}`:                                      "",
+		`{"response_format":{"type":"json_object"}}`:                               "json_response",
+		`{"response_format":{"type":"json_schema","json_schema":{"name":"city"}}}`: "city",
+		`{"response_format":{"type":"json_schema","json_schema":{"schema":{}}}}`:   "json_response",
+	} {
+		got, ok := JSONToolName([]byte(body))
+		if got != want || ok != (want != "") {
+			t.Errorf("JSONToolName(%s) = %q, %v; want %q, %v", body, got, ok, want, want != "")
+		}
+	}
 }

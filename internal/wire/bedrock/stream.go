@@ -38,10 +38,18 @@ import (
 // every payload is ignored. Every chunk has the same id ("chatcmpl-" plus
 // random characters), object, created and model, and is compact JSON.
 //
+// A Stream made by NewStreamJSON translates the answer to a request sent
+// with response_format json_object or json_schema, as FromConverseJSON
+// does: the forced JSON tool's contentBlockStart appends nothing, its
+// toolUse.input fragments become {"content":…} fragments, text deltas
+// are left out, and stopReason tool_use gives finish_reason "stop".
+//
 // A Stream is not safe for concurrent use; create one per response.
 type Stream struct {
 	model        string
 	includeUsage bool
+	jsonTool     []byte // the JSON tool's name as a JSON string, or nil
+	nCalls       int    // toolUse blocks sent as OpenAI tool calls
 
 	prefix []byte // `data: {"id":…,"object":…,"created":…,"model":…`
 	tools  []toolState
@@ -58,6 +66,7 @@ type toolState struct {
 	block int64 // contentBlockIndex
 	index int   // OpenAI tool_calls index
 	args  bool  // a non-empty input fragment was sent
+	json  bool  // the forced tool of response_format: its input is content
 }
 
 // NewStream returns a Stream whose chunks name model. When includeUsage is
@@ -66,6 +75,20 @@ type toolState struct {
 // counts either way.
 func NewStream(model string, includeUsage bool) *Stream {
 	return &Stream{model: model, includeUsage: includeUsage}
+}
+
+// NewStreamJSON is NewStream for a request that ToConverse sent with
+// response_format json_object or json_schema: the call of the tool named
+// jsonTool (see JSONToolName) streams as content, and text is left out
+// (see Stream). An empty jsonTool is NewStream.
+func NewStreamJSON(model string, includeUsage bool, jsonTool string) *Stream {
+	s := NewStream(model, includeUsage)
+	if jsonTool != "" {
+		// Tool names are [a-zA-Z0-9_-]{1,64}, which Bedrock writes
+		// unescaped, so the raw name token can be compared as bytes.
+		s.jsonTool, _ = jsontext.AppendQuote(nil, jsonTool)
+	}
+	return s
 }
 
 // Usage returns the usage of the metadata frame, zero before it (Bedrock
@@ -102,7 +125,12 @@ func (s *Stream) Frame(dst []byte, f Frame) ([]byte, error) {
 		if ev.toolID == nil && ev.toolName == nil {
 			break
 		}
-		t := toolState{block: ev.index, index: len(s.tools)}
+		if s.jsonTool != nil && bytes.Equal(ev.toolName, s.jsonTool) {
+			s.tools = append(s.tools, toolState{block: ev.index, json: true})
+			break
+		}
+		t := toolState{block: ev.index, index: s.nCalls}
+		s.nCalls++
 		s.tools = append(s.tools, t)
 		dst = s.open(dst)
 		dst = append(dst, `{"tool_calls":[{"index":`...)
@@ -116,24 +144,38 @@ func (s *Stream) Frame(dst []byte, f Frame) ([]byte, error) {
 	case "contentBlockDelta":
 		switch {
 		case nonEmpty(ev.text):
-			dst = s.delta(dst, `{"content":`, ev.text)
+			if s.jsonTool == nil {
+				dst = s.delta(dst, `{"content":`, ev.text)
+			}
 		case nonEmpty(ev.reasoning):
 			dst = s.delta(dst, `{"reasoning_content":`, ev.reasoning)
 		case nonEmpty(ev.input):
 			if t := s.tool(ev.index); t != nil {
 				t.args = true
-				dst = s.arguments(dst, t.index, ev.input)
+				if t.json {
+					dst = s.delta(dst, `{"content":`, ev.input)
+				} else {
+					dst = s.arguments(dst, t.index, ev.input)
+				}
 			}
 		}
 	case "contentBlockStop":
 		if t := s.tool(ev.index); t != nil && !t.args {
 			t.args = true
-			dst = s.arguments(dst, t.index, []byte(`"{}"`))
+			if t.json {
+				dst = s.delta(dst, `{"content":`, []byte(`"{}"`))
+			} else {
+				dst = s.arguments(dst, t.index, []byte(`"{}"`))
+			}
 		}
 	case "messageStop":
 		dst = s.open(dst)
 		dst = append(dst, "{}"...)
-		dst = s.close(dst, finishReason(string(ev.stopReason)))
+		finish := finishReason(string(ev.stopReason))
+		if s.jsonTool != nil && finish == "tool_calls" && s.nCalls == 0 {
+			finish = "stop"
+		}
+		dst = s.close(dst, finish)
 	case "metadata":
 		s.usage = ev.usage
 		s.done = true

@@ -424,3 +424,84 @@ func TestSign(t *testing.T) {
 		t.Error("Sign without credentials succeeded")
 	}
 }
+
+// TestStreamJSON replays the recorded tool-use stream as the answer to a
+// request with response_format, its tool renamed to the JSON tool's: the
+// SDK must accumulate the tool's input as content, with no tool calls and
+// finish_reason "stop", as FromConverseJSON has it.
+func TestStreamJSON(t *testing.T) {
+	const jsonTool = "json_response"
+	var raw []byte
+	for _, f := range decodeAll(t, bytes.NewReader(readFixture(t, "bedrock/converse-stream-tool-use.eventstream"))) {
+		f.Payload = bytes.ReplaceAll(f.Payload, []byte(`"name":"get_temperature"`), []byte(`"name":"`+jsonTool+`"`))
+		raw = AppendFrame(raw, f)
+	}
+	if !bytes.Contains(raw, []byte(jsonTool)) {
+		t.Fatal("the fixture's tool was not renamed")
+	}
+	s := NewStreamJSON("gpt-4o", true, jsonTool)
+	var out []byte
+	for _, f := range decodeAll(t, iotest.HalfReader(bytes.NewReader(raw))) {
+		n := len(out)
+		var err error
+		if out, err = s.Frame(out, f); err != nil {
+			t.Fatalf("Frame(%+v): %v", f, err)
+		}
+		checkChunks(t, out[n:])
+	}
+	golden(t, "stream/json-converse-stream-tool-use.want.sse", out)
+
+	var acc oai.ChatCompletionAccumulator
+	for chunk := range bytes.SplitAfterSeq(out, []byte("\n\n")) {
+		payload := bytes.TrimSuffix(bytes.TrimPrefix(chunk, []byte("data: ")), []byte("\n\n"))
+		if len(payload) == 0 || string(payload) == "[DONE]" {
+			continue
+		}
+		var c oai.ChatCompletionChunk
+		if err := c.UnmarshalJSON(payload); err != nil {
+			t.Fatalf("SDK cannot decode chunk %s: %v", payload, err)
+		}
+		if !acc.AddChunk(c) {
+			t.Fatalf("SDK accumulator rejected chunk %s", payload)
+		}
+	}
+	whole, _, err := FromConverseJSON(collectResponse(t, raw), "gpt-4o", jsonTool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want oai.ChatCompletion
+	if err := want.UnmarshalJSON(whole); err != nil {
+		t.Fatal(err)
+	}
+	got := acc.Choices[0]
+	content := jsontext.Value(got.Message.Content)
+	if err := content.Compact(); err != nil {
+		t.Fatalf("streamed content %q is not JSON: %v", got.Message.Content, err)
+	}
+	if string(content) != want.Choices[0].Message.Content || string(content) != `{"city":"Paris"}` {
+		t.Errorf("streamed content = %s, whole = %s, want {\"city\":\"Paris\"}", content, want.Choices[0].Message.Content)
+	}
+	if len(got.Message.ToolCalls) != 0 || len(want.Choices[0].Message.ToolCalls) != 0 {
+		t.Errorf("tool calls: streamed %+v, whole %+v; want none", got.Message.ToolCalls, want.Choices[0].Message.ToolCalls)
+	}
+	if got.FinishReason != "stop" || want.Choices[0].FinishReason != "stop" {
+		t.Errorf("finish_reason: streamed %q, whole %q; want stop", got.FinishReason, want.Choices[0].FinishReason)
+	}
+	if acc.Usage.PromptTokens != want.Usage.PromptTokens || acc.Usage.CompletionTokens != want.Usage.CompletionTokens {
+		t.Errorf("usage = %+v, want %+v", acc.Usage, want.Usage)
+	}
+
+	// Without the JSON tool's name the same stream is a tool call.
+	plain := NewStream("gpt-4o", false)
+	sawCall := false
+	for _, f := range decodeAll(t, bytes.NewReader(raw)) {
+		b, err := plain.Frame(nil, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sawCall = sawCall || bytes.Contains(b, []byte(`"tool_calls"`))
+	}
+	if !sawCall {
+		t.Error("NewStream did not stream the tool call")
+	}
+}
