@@ -133,9 +133,12 @@ func classify(status int, e openai.APIError) string {
 	return classClient
 }
 
-// retryHint reads how long the upstream asks us to wait: retry-after
-// (seconds or an HTTP date), else OpenAI's x-ratelimit-reset-* duration for
-// the exhausted limit ("6m0s", "12ms").
+// retryHint reads how long the upstream asks us to wait, in one form for
+// every provider: retry-after (seconds or an HTTP date), else OpenAI's and
+// Groq's x-ratelimit-reset-* duration for the exhausted limit ("6m0s",
+// "172.799999ms"), else Anthropic's anthropic-ratelimit-*-reset timestamp.
+// Gemini's RetryInfo delay (in the body) arrives through its error
+// translator.
 func retryHint(h http.Header) time.Duration {
 	if ra := h.Get("Retry-After"); ra != "" {
 		if n, err := strconv.ParseFloat(ra, 64); err == nil && n >= 0 {
@@ -149,6 +152,14 @@ func retryHint(h http.Header) time.Duration {
 		if h.Get("X-Ratelimit-Remaining-"+kind) == "0" {
 			if d, err := time.ParseDuration(h.Get("X-Ratelimit-Reset-" + kind)); err == nil {
 				return d
+			}
+		}
+	}
+	// Anthropic: RFC 3339 reset times per exhausted limit.
+	for _, kind := range [...]string{"requests", "tokens", "input-tokens", "output-tokens"} {
+		if h.Get("Anthropic-Ratelimit-"+kind+"-Remaining") == "0" {
+			if t, err := time.Parse(time.RFC3339, h.Get("Anthropic-Ratelimit-"+kind+"-Reset")); err == nil {
+				return max(time.Until(t), 0)
 			}
 		}
 	}
