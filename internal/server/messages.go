@@ -4,12 +4,12 @@ import (
 	"bytes"
 	"fmt"
 	"net/http"
-	"strconv"
 
 	"github.com/switchboard-gw/switchboard/internal/provider"
 	"github.com/switchboard-gw/switchboard/internal/route"
 	"github.com/switchboard-gw/switchboard/internal/sse"
 	"github.com/switchboard-gw/switchboard/internal/wire/anthropic"
+	"github.com/switchboard-gw/switchboard/internal/wire/openai"
 )
 
 // messages serves POST /v1/messages, the Anthropic Messages API, so the
@@ -131,78 +131,20 @@ func (s *Server) countTokens(x *exchange, r *http.Request) error {
 }
 
 // relayMessagesBody passes a non-streamed Anthropic answer through as it is,
-// after checking it is a Message (or a count_tokens answer) and reading its
-// usage.
+// after checking it is a Message and reading its usage.
 func (a *attempt) relayMessagesBody(resp *http.Response) error {
-	buf := getBuf()
-	defer putBuf(buf)
-	body, err := a.readUpstream(resp, buf)
-	if err != nil {
-		return err
-	}
-	ct := resp.Header.Get("Content-Type")
-	if resp.StatusCode/100 != 2 {
-		return a.anthropicError(resp, ct, body)
-	}
-	if !isMediaType(ct, "application/json") {
-		return badGateway(fmt.Sprintf("provider %q answered with content-type %q instead of JSON; that is not the API (check the provider's base_url)", a.p.Name, ct))
-	}
-	u, err := anthropic.MessageUsage(body)
-	if err != nil {
-		return badGateway(fmt.Sprintf("provider %q sent a response that is not a valid Message (%v); it was cut off or is not the API", a.p.Name, err))
-	}
-	a.x.usage, a.x.hasUsage = openaiUsage(u), true
-	return a.writeBody(ct, body)
+	return a.relayTranslatedBody(resp, func(b []byte) ([]byte, openai.Usage, error) {
+		u, err := anthropic.MessageUsage(b)
+		return b, openaiUsage(u), err
+	}, a.anthropicError)
 }
 
 // relayInboundBody translates a non-streamed OpenAI answer into a Message.
 func (a *attempt) relayInboundBody(resp *http.Response) error {
-	buf := getBuf()
-	defer putBuf(buf)
-	body, err := a.readUpstream(resp, buf)
-	if err != nil {
-		return err
-	}
-	ct := resp.Header.Get("Content-Type")
-	if resp.StatusCode/100 != 2 {
-		return a.upstreamError(resp, ct, body)
-	}
-	if !isMediaType(ct, "application/json") {
-		return badGateway(fmt.Sprintf("provider %q answered with content-type %q instead of JSON; that is not the API (check the provider's base_url)", a.p.Name, ct))
-	}
-	out, u, err := anthropic.ToMessage(body, a.x.upstream)
-	if err != nil {
-		return badGateway(fmt.Sprintf("provider %q sent a response that is not a valid chat completion (%v); it was cut off or is not the API", a.p.Name, err))
-	}
-	a.x.usage, a.x.hasUsage = openaiUsage(u), true
-	return a.writeBody("application/json", out)
-}
-
-// readUpstream reads a non-streamed upstream body whole into buf.
-func (a *attempt) readUpstream(resp *http.Response, buf *[]byte) ([]byte, error) {
-	body, err := readAll(&firstByteReader{r: resp.Body, a: a}, maxUpstreamBody, (*buf)[:0])
-	*buf = body
-	if err == errTooLong {
-		return nil, badGateway(fmt.Sprintf("provider %q sent a response over %d bytes; that is not a normal API answer", a.p.Name, maxUpstreamBody))
-	}
-	if err != nil {
-		if a.r.Context().Err() != nil || a.ctx.Err() != nil {
-			return nil, a.failure(err)
-		}
-		return nil, badGateway(fmt.Sprintf("provider %q broke off its response after %d bytes: %s", a.p.Name, len(body), transportCause(err)))
-	}
-	return body, nil
-}
-
-func (a *attempt) writeBody(ct string, body []byte) error {
-	h := a.x.Header()
-	h.Set("Content-Type", ct)
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	a.x.WriteHeader(http.StatusOK)
-	if _, err := a.x.Write(body); err != nil {
-		return errClientGone
-	}
-	return nil
+	return a.relayTranslatedBody(resp, func(b []byte) ([]byte, openai.Usage, error) {
+		out, u, err := anthropic.ToMessage(b, a.x.upstream)
+		return out, openaiUsage(u), err
+	}, a.upstreamError)
 }
 
 // relayMessagesStream passes an Anthropic stream through event by event,

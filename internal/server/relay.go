@@ -37,39 +37,63 @@ func (f *firstByteReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// relayBody relays a non-streamed answer: it is read whole (it must be checked
-// before the client sees a 200), validated as JSON, its usage read, and then
-// written out unchanged.
+// relayBody relays a non-streamed same-dialect answer: it is read whole (it
+// must be checked before the client sees a 200), validated as JSON, its
+// usage read, and then written out unchanged.
 func (a *attempt) relayBody(resp *http.Response) error {
+	return a.relayTranslatedBody(resp, func(b []byte) ([]byte, openai.Usage, error) {
+		info, err := openai.ScanResponse(b)
+		return b, info.Usage, err
+	}, a.upstreamError)
+}
+
+// relayTranslatedBody reads a non-streamed answer whole (it must be checked
+// before the client sees a 200), checks it is JSON, translates it (or, on
+// the same-dialect path, only reads its usage) and writes it; upErr maps an
+// upstream error answer.
+func (a *attempt) relayTranslatedBody(resp *http.Response, translate func([]byte) ([]byte, openai.Usage, error), upErr func(*http.Response, string, []byte) error) error {
 	buf := getBuf()
 	defer putBuf(buf)
-	body, err := readAll(&firstByteReader{r: resp.Body, a: a}, maxUpstreamBody, (*buf)[:0])
-	*buf = body
-	if err == errTooLong {
-		return badGateway(fmt.Sprintf("provider %q sent a response over %d bytes; that is not a normal API answer", a.p.Name, maxUpstreamBody))
-	}
+	body, err := a.readUpstream(resp, buf)
 	if err != nil {
-		if a.r.Context().Err() != nil || a.ctx.Err() != nil {
-			return a.failure(err)
-		}
-		return badGateway(fmt.Sprintf("provider %q broke off its response after %d bytes: %s", a.p.Name, len(body), transportCause(err)))
+		return err
 	}
 	ct := resp.Header.Get("Content-Type")
 	if resp.StatusCode/100 != 2 {
-		return a.upstreamError(resp, ct, body)
+		return upErr(resp, ct, body)
 	}
 	if !isMediaType(ct, "application/json") {
 		return badGateway(fmt.Sprintf("provider %q answered with content-type %q instead of JSON; that is not the API (check the provider's base_url)", a.p.Name, ct))
 	}
-	info, err := openai.ScanResponse(body)
+	out, u, err := translate(body)
 	if err != nil {
-		return badGateway(fmt.Sprintf("provider %q sent a response that is not valid JSON (%v); it was cut off or is not the API", a.p.Name, err))
+		return badGateway(fmt.Sprintf("provider %q sent a response that is not valid JSON or not the expected answer (%v); it was cut off or is not the API", a.p.Name, err))
 	}
-	a.x.usage, a.x.hasUsage = info.Usage, info.HasUsage
+	a.x.usage, a.x.hasUsage = u, true
+	return a.writeBody(ct, out)
+}
+
+// readUpstream reads a non-streamed upstream body whole into buf.
+func (a *attempt) readUpstream(resp *http.Response, buf *[]byte) ([]byte, error) {
+	body, err := readAll(&firstByteReader{r: resp.Body, a: a}, maxUpstreamBody, (*buf)[:0])
+	*buf = body
+	if err == errTooLong {
+		return nil, badGateway(fmt.Sprintf("provider %q sent a response over %d bytes; that is not a normal API answer", a.p.Name, maxUpstreamBody))
+	}
+	if err != nil {
+		if a.r.Context().Err() != nil || a.ctx.Err() != nil {
+			return nil, a.failure(err)
+		}
+		return nil, badGateway(fmt.Sprintf("provider %q broke off its response after %d bytes: %s", a.p.Name, len(body), transportCause(err)))
+	}
+	return body, nil
+}
+
+func (a *attempt) writeBody(ct string, body []byte) error {
 	h := a.x.Header()
 	h.Set("Content-Type", ct)
 	h.Set("Content-Length", strconv.Itoa(len(body)))
-	a.x.WriteHeader(resp.StatusCode)
+	a.x.WriteHeader(http.StatusOK)
 	if _, err := a.x.Write(body); err != nil {
 		return errClientGone
 	}
@@ -171,108 +195,43 @@ var readerPool = sync.Pool{New: func() any { return sse.NewReader(nil) }}
 
 var doneData = []byte("[DONE]")
 
-// relayStream relays an SSE answer event by event, flushing each one
-// (DESIGN.md §5). Nothing is written until the first event has arrived, so an
-// attempt that fails before it can still be reported with a proper status
-// (and, later, retried or sent to a fallback). After the first byte the
-// stream can only end in-band: with a final data: {"error":...} event.
-// The final usage chunk, which the gateway always asks for, is passed on only
-// if the client asked for it.
+// relayStream relays an OpenAI-dialect SSE answer to an OpenAI client
+// (DESIGN.md §5, through relayChunks): events pass as they are, the usage is
+// read from each chunk on the way, and the final usage chunk, which the
+// gateway always asks for, is passed on only if the client asked for it.
 func (a *attempt) relayStream(resp *http.Response, clientUsage bool) error {
-	x := a.x
-	ct := resp.Header.Get("Content-Type")
-	if !isMediaType(ct, "text/event-stream") {
-		buf := getBuf()
-		defer putBuf(buf)
-		body, _ := readAll(resp.Body, 64<<10, (*buf)[:0])
-		*buf = body
-		a.gotFirstByte()
-		return badGateway(fmt.Sprintf("provider %q answered a streaming request with content-type %q instead of text/event-stream; that is not the API (check the provider's base_url)", a.p.Name, ct))
-	}
-	rd := readerPool.Get().(*sse.Reader)
-	rd.Reset(&firstByteReader{r: resp.Body, a: a})
-	defer func() { rd.Reset(nil); readerPool.Put(rd) }()
-
-	ev, err := rd.Next()
-	if err != nil {
-		a.gotFirstByte()
-		if errors.Is(err, io.EOF) {
-			return badGateway(fmt.Sprintf("provider %q ended the stream before sending any event", a.p.Name))
-		}
-		if a.r.Context().Err() != nil || a.ctx.Err() != nil {
-			return a.failure(err)
-		}
-		return badGateway(fmt.Sprintf("provider %q broke off the stream before its first event: %s", a.p.Name, streamCause(err)))
-	}
-
-	h := x.Header()
-	h.Set("Content-Type", "text/event-stream; charset=utf-8")
-	h.Set("Cache-Control", "no-cache")
-	h.Set("X-Accel-Buffering", "no") // tell nginx in front of us not to buffer
-	x.WriteHeader(http.StatusOK)
-	rc := http.NewResponseController(x)
-
-	buf := getBuf()
-	defer putBuf(buf)
-	out := (*buf)[:0]
-	done, upstreamFailed := false, false
-	for {
-		skip := false
-		if bytes.Equal(ev.Data, doneData) {
-			done = true
-		} else if ev.Data != nil {
-			c, err := openai.ScanChunk(ev.Data)
-			if err != nil {
-				out = a.streamError(out[:0], badGateway(fmt.Sprintf("provider %q sent a stream event that is not valid JSON (%v); the stream was ended", a.p.Name, err)))
-				x.Write(out)
-				rc.Flush()
-				*buf = out
-				return nil
-			}
-			if c.HasUsage {
-				x.usage, x.hasUsage = c.Usage, true
-				skip = c.NoChoices && !clientUsage
-			}
-			upstreamFailed = upstreamFailed || c.IsError
-		}
-		if !skip {
-			out = sse.AppendEvent(out[:0], ev.Name, ev.Data)
-			if _, err := x.Write(out); err != nil {
-				*buf = out
-				return errClientGone
-			}
-			if err := rc.Flush(); err != nil {
-				*buf = out
-				return errClientGone
-			}
-		}
-		ev, err = rd.Next()
-		if err == nil {
-			continue
-		}
-		*buf = out
-		switch {
-		case a.r.Context().Err() != nil:
-			return errClientGone
-		case errors.Is(err, io.EOF) && (done || upstreamFailed):
-			if upstreamFailed {
-				x.errClass = "upstream_stream_error"
-			}
-			return nil
-		case errors.Is(err, io.EOF):
-			err = badGateway(fmt.Sprintf("provider %q ended the stream without [DONE]; the answer is incomplete", a.p.Name))
-		case a.ctx.Err() != nil:
-			err = a.failure(err)
-		default:
-			err = badGateway(fmt.Sprintf("provider %q broke off the stream: %s; the answer is incomplete", a.p.Name, streamCause(err)))
-		}
-		out = a.streamError(out[:0], toError(err))
-		*buf = out
-		x.Write(out)
-		rc.Flush()
-		return nil
-	}
+	return a.relaySSE(resp, &openaiConv{x: a.x, clientUsage: clientUsage})
 }
+
+// openaiConv is the same-dialect stream converter.
+type openaiConv struct {
+	x              *exchange
+	clientUsage    bool
+	done, sawError bool
+}
+
+func (c *openaiConv) event(dst []byte, ev sse.Event) ([]byte, error) {
+	if bytes.Equal(ev.Data, doneData) {
+		c.done = true
+	} else if ev.Data != nil {
+		ch, err := openai.ScanChunk(ev.Data)
+		if err != nil {
+			return dst, &protocolError{fmt.Errorf("an event that is not valid JSON: %w", err)}
+		}
+		if ch.HasUsage {
+			c.x.usage, c.x.hasUsage = ch.Usage, true
+			if ch.NoChoices && !c.clientUsage {
+				return dst, nil // the usage-only chunk the client did not ask for
+			}
+		}
+		c.sawError = ch.IsError
+	}
+	return sse.AppendEvent(dst, ev.Name, ev.Data), nil
+}
+
+func (c *openaiConv) end(dst []byte) []byte { return dst }
+func (c *openaiConv) complete() bool        { return c.done }
+func (c *openaiConv) failed() bool          { return c.sawError }
 
 // streamError formats the in-band error that ends a broken stream, in the
 // client's dialect (Anthropic: event: error).

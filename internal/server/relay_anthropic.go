@@ -3,7 +3,6 @@ package server
 import (
 	"fmt"
 	"net/http"
-	"strconv"
 
 	"github.com/switchboard-gw/switchboard/internal/sse"
 	"github.com/switchboard-gw/switchboard/internal/wire/anthropic"
@@ -16,39 +15,10 @@ import (
 
 // relayAnthropicBody translates a non-streamed Messages answer.
 func (a *attempt) relayAnthropicBody(resp *http.Response) error {
-	buf := getBuf()
-	defer putBuf(buf)
-	body, err := readAll(&firstByteReader{r: resp.Body, a: a}, maxUpstreamBody, (*buf)[:0])
-	*buf = body
-	if err == errTooLong {
-		return badGateway(fmt.Sprintf("provider %q sent a response over %d bytes; that is not a normal API answer", a.p.Name, maxUpstreamBody))
-	}
-	if err != nil {
-		if a.r.Context().Err() != nil || a.ctx.Err() != nil {
-			return a.failure(err)
-		}
-		return badGateway(fmt.Sprintf("provider %q broke off its response after %d bytes: %s", a.p.Name, len(body), transportCause(err)))
-	}
-	ct := resp.Header.Get("Content-Type")
-	if resp.StatusCode/100 != 2 {
-		return a.anthropicError(resp, ct, body)
-	}
-	if !isMediaType(ct, "application/json") {
-		return badGateway(fmt.Sprintf("provider %q answered with content-type %q instead of JSON; that is not the API (check the provider's base_url)", a.p.Name, ct))
-	}
-	out, usage, err := anthropic.FromMessageJSON(body, a.x.upstream, a.x.jsonTool)
-	if err != nil {
-		return badGateway(fmt.Sprintf("provider %q sent a response that is not a valid Messages answer (%v); it was cut off or is not the API", a.p.Name, err))
-	}
-	a.x.usage, a.x.hasUsage = openaiUsage(usage), true
-	h := a.x.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(len(out)))
-	a.x.WriteHeader(http.StatusOK)
-	if _, err := a.x.Write(out); err != nil {
-		return errClientGone
-	}
-	return nil
+	return a.relayTranslatedBody(resp, func(b []byte) ([]byte, openai.Usage, error) {
+		out, u, err := anthropic.FromMessageJSON(b, a.x.upstream, a.x.jsonTool)
+		return out, openaiUsage(u), err
+	}, a.anthropicError)
 }
 
 // anthropicError maps an Anthropic error answer to the OpenAI error shape

@@ -19,30 +19,6 @@ import (
 // AI) or Amazon Bedrock providers: requests were translated in prepare;
 // answers are translated back here, streams unit by unit.
 
-// relayTranslatedBody reads a non-streamed answer whole and translates it;
-// upErr maps an upstream error answer.
-func (a *attempt) relayTranslatedBody(resp *http.Response, translate func([]byte) ([]byte, openai.Usage, error), upErr func(*http.Response, string, []byte) error) error {
-	buf := getBuf()
-	defer putBuf(buf)
-	body, err := a.readUpstream(resp, buf)
-	if err != nil {
-		return err
-	}
-	ct := resp.Header.Get("Content-Type")
-	if resp.StatusCode/100 != 2 {
-		return upErr(resp, ct, body)
-	}
-	if !isMediaType(ct, "application/json") {
-		return badGateway(fmt.Sprintf("provider %q answered with content-type %q instead of JSON; that is not the API (check the provider's base_url)", a.p.Name, ct))
-	}
-	out, u, err := translate(body)
-	if err != nil {
-		return badGateway(fmt.Sprintf("provider %q sent a response the gateway cannot read (%v); it was cut off or is not the API", a.p.Name, err))
-	}
-	a.x.usage, a.x.hasUsage = u, true
-	return a.writeBody("application/json", out)
-}
-
 func (a *attempt) relayGeminiBody(resp *http.Response) error {
 	return a.relayTranslatedBody(resp, func(b []byte) ([]byte, openai.Usage, error) {
 		out, u, err := gemini.FromGemini(b, a.x.upstream)
