@@ -93,15 +93,8 @@ func (s *Stream) parse(data []byte) error {
 }
 
 func (s *Stream) parseDelta(data []byte) error {
-	if ok, err := s.enter(); !ok {
-		return err
-	}
 	ev := &s.ev
-	for {
-		name, ok, err := s.member()
-		if !ok || err != nil {
-			return err
-		}
+	return s.object(func(name []byte) (err error) {
 		switch string(name) {
 		case "type":
 			ev.deltaType, err = s.str(data)
@@ -116,22 +109,13 @@ func (s *Stream) parseDelta(data []byte) error {
 		default:
 			err = s.dec.SkipValue()
 		}
-		if err != nil {
-			return err
-		}
-	}
+		return err
+	})
 }
 
 func (s *Stream) parseBlock(data []byte) error {
-	if ok, err := s.enter(); !ok {
-		return err
-	}
 	ev := &s.ev
-	for {
-		name, ok, err := s.member()
-		if !ok || err != nil {
-			return err
-		}
+	return s.object(func(name []byte) (err error) {
 		switch string(name) {
 		case "type":
 			ev.blockType, err = s.str(data)
@@ -146,21 +130,12 @@ func (s *Stream) parseBlock(data []byte) error {
 		default:
 			err = s.dec.SkipValue()
 		}
-		if err != nil {
-			return err
-		}
-	}
+		return err
+	})
 }
 
 func (s *Stream) parseMessage(data []byte) error {
-	if ok, err := s.enter(); !ok {
-		return err
-	}
-	for {
-		name, ok, err := s.member()
-		if !ok || err != nil {
-			return err
-		}
+	return s.object(func(name []byte) (err error) {
 		switch string(name) {
 		case "id":
 			s.ev.messageID, err = s.str(data)
@@ -169,22 +144,13 @@ func (s *Stream) parseMessage(data []byte) error {
 		default:
 			err = s.dec.SkipValue()
 		}
-		if err != nil {
-			return err
-		}
-	}
+		return err
+	})
 }
 
 func (s *Stream) parseUsage() error {
-	if ok, err := s.enter(); !ok {
-		return err
-	}
 	ev := &s.ev
-	for {
-		name, ok, err := s.member()
-		if !ok || err != nil {
-			return err
-		}
+	return s.object(func(name []byte) (err error) {
 		var dst *int64
 		var f usageFields
 		switch string(name) {
@@ -198,28 +164,19 @@ func (s *Stream) parseUsage() error {
 			dst, f = &ev.usage.CacheCreationInputTokens, hasCacheCreation
 		}
 		if dst == nil || s.dec.PeekKind() != '0' {
-			if err := s.dec.SkipValue(); err != nil {
-				return err
-			}
-			continue
+			return s.dec.SkipValue()
 		}
 		if *dst, err = s.int(); err != nil {
 			return err
 		}
 		ev.has |= f
-	}
+		return nil
+	})
 }
 
 func (s *Stream) parseError(data []byte) error {
-	if ok, err := s.enter(); !ok {
-		return err
-	}
 	ev := &s.ev
-	for {
-		name, ok, err := s.member()
-		if !ok || err != nil {
-			return err
-		}
+	return s.object(func(name []byte) (err error) {
 		switch string(name) {
 		case "type":
 			ev.errType, err = s.str(data)
@@ -228,7 +185,23 @@ func (s *Stream) parseError(data []byte) error {
 		default:
 			err = s.dec.SkipValue()
 		}
-		if err != nil {
+		return err
+	})
+}
+
+// object reads an object value member by member: fn is called with each
+// member's name and must consume its value. A value of another kind is
+// skipped.
+func (s *Stream) object(fn func(name []byte) error) error {
+	if ok, err := s.enter(); !ok {
+		return err
+	}
+	for {
+		name, ok, err := s.member()
+		if !ok || err != nil {
+			return err
+		}
+		if err := fn(name); err != nil {
 			return err
 		}
 	}

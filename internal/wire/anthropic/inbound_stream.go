@@ -467,14 +467,7 @@ func (s *InboundStream) parseChoice() error {
 
 func (s *InboundStream) parseDelta() error {
 	p, c := &s.p, &s.c
-	if ok, err := p.enter(); !ok {
-		return err
-	}
-	for {
-		name, ok, err := p.member()
-		if !ok || err != nil {
-			return err
-		}
+	return p.object(func(name []byte) (err error) {
 		switch string(name) {
 		case "content":
 			c.content, err = p.raw()
@@ -490,10 +483,8 @@ func (s *InboundStream) parseDelta() error {
 		default:
 			err = p.dec.SkipValue()
 		}
-		if err != nil {
-			return err
-		}
-	}
+		return err
+	})
 }
 
 func (s *InboundStream) parseToolCalls() error {
@@ -545,14 +536,7 @@ func (s *InboundStream) parseToolCalls() error {
 }
 
 func (p *chunkParser) parseFunction(d *toolDelta) error {
-	if ok, err := p.enter(); !ok {
-		return err
-	}
-	for {
-		name, ok, err := p.member()
-		if !ok || err != nil {
-			return err
-		}
+	return p.object(func(name []byte) (err error) {
 		switch string(name) {
 		case "name":
 			d.name, err = p.raw()
@@ -561,10 +545,8 @@ func (p *chunkParser) parseFunction(d *toolDelta) error {
 		default:
 			err = p.dec.SkipValue()
 		}
-		if err != nil {
-			return err
-		}
-	}
+		return err
+	})
 }
 
 // parseUsage reads an OpenAI usage object; null or another kind leaves
@@ -599,23 +581,14 @@ func (p *chunkParser) parseUsage(u *Usage, has *bool) error {
 
 // detail reads the count named want from a *_tokens_details object.
 func (p *chunkParser) detail(want string, dst *int64) error {
-	if ok, err := p.enter(); !ok {
-		return err
-	}
-	for {
-		name, ok, err := p.member()
-		if !ok || err != nil {
-			return err
-		}
+	return p.object(func(name []byte) (err error) {
 		if string(name) == want {
 			*dst, err = p.int()
 		} else {
 			err = p.dec.SkipValue()
 		}
-		if err != nil {
-			return err
-		}
-	}
+		return err
+	})
 }
 
 // parseError reads {"error":{"message","type","code"}} or
@@ -671,6 +644,24 @@ func (p *chunkParser) end() error {
 		}
 	}
 	return nil
+}
+
+// object reads an object value member by member: fn is called with each
+// member's name and must consume its value. A value of another kind is
+// skipped.
+func (p *chunkParser) object(fn func(name []byte) error) error {
+	if ok, err := p.enter(); !ok {
+		return err
+	}
+	for {
+		name, ok, err := p.member()
+		if !ok || err != nil {
+			return err
+		}
+		if err := fn(name); err != nil {
+			return err
+		}
+	}
 }
 
 // enter consumes the '{' of an object value and reports true, or skips a

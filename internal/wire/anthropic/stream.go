@@ -3,9 +3,10 @@ package anthropic
 import (
 	"bytes"
 	"fmt"
-	"strconv"
 
 	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/switchboard-gw/switchboard/internal/wire/chat"
 )
 
 // Stream translates one Anthropic Messages SSE stream
@@ -49,8 +50,7 @@ type Stream struct {
 	includeUsage bool
 	jsonTool     []byte // the JSON tool's name as a JSON string, or nil
 
-	prefix []byte // `data: {"id":…,"model":…,"choices":[{"index":0,"delta":`
-	id     []byte // chatcmpl-… as a JSON string
+	out    chat.ChunkWriter
 	blocks []blockState
 	nTools int
 	usage  anthropicUsage
@@ -132,9 +132,7 @@ func (s *Stream) Event(dst []byte, name, data []byte) ([]byte, error) {
 	case "message_start":
 		s.usage = ev.usage
 		s.start(ev.messageID)
-		dst = s.open(dst)
-		dst = append(dst, `{"role":"assistant","content":""}`...)
-		dst = s.close(dst, "")
+		dst = s.out.Role(dst)
 	case "content_block_start":
 		b := blockState{index: ev.index}
 		switch string(ev.blockType) {
@@ -143,12 +141,12 @@ func (s *Stream) Event(dst []byte, name, data []byte) ([]byte, error) {
 			if s.jsonTool != nil {
 				b.kind = kindOther
 			} else if nonEmpty(ev.blockText) {
-				dst = s.delta(dst, `{"content":`, ev.blockText)
+				dst = s.w().Content(dst, ev.blockText)
 			}
 		case "thinking":
 			b.kind = kindThinking
 			if nonEmpty(ev.blockThinking) {
-				dst = s.delta(dst, `{"reasoning_content":`, ev.blockThinking)
+				dst = s.w().Reasoning(dst, ev.blockThinking)
 			}
 		case "tool_use":
 			if s.jsonTool != nil && bytes.Equal(ev.blockName, s.jsonTool) {
@@ -157,34 +155,26 @@ func (s *Stream) Event(dst []byte, name, data []byte) ([]byte, error) {
 			}
 			b.kind, b.tool = kindTool, s.nTools
 			s.nTools++
-			dst = s.open(dst)
-			dst = append(dst, `{"tool_calls":[{"index":`...)
-			dst = strconv.AppendInt(dst, int64(b.tool), 10)
-			dst = append(dst, `,"id":`...)
-			dst = appendString(dst, ev.blockID)
-			dst = append(dst, `,"type":"function","function":{"name":`...)
-			dst = appendString(dst, ev.blockName)
-			dst = append(dst, `,"arguments":""}}]}`...)
-			dst = s.close(dst, "")
+			dst = s.w().ToolCallStart(dst, b.tool, ev.blockID, ev.blockName)
 		}
 		s.blocks = append(s.blocks, b)
 	case "content_block_delta":
 		switch string(ev.deltaType) {
 		case "text_delta":
 			if s.jsonTool == nil && nonEmpty(ev.text) {
-				dst = s.delta(dst, `{"content":`, ev.text)
+				dst = s.w().Content(dst, ev.text)
 			}
 		case "thinking_delta":
 			if nonEmpty(ev.thinking) {
-				dst = s.delta(dst, `{"reasoning_content":`, ev.thinking)
+				dst = s.w().Reasoning(dst, ev.thinking)
 			}
 		case "input_json_delta":
 			if b := s.block(ev.index); b != nil && b.kind == kindTool && nonEmpty(ev.partialJSON) {
 				b.args = true
-				dst = s.arguments(dst, b.tool, ev.partialJSON)
+				dst = s.w().ToolArguments(dst, b.tool, ev.partialJSON)
 			} else if b != nil && b.kind == kindJSON && nonEmpty(ev.partialJSON) {
 				b.args = true
-				dst = s.delta(dst, `{"content":`, ev.partialJSON)
+				dst = s.w().Content(dst, ev.partialJSON)
 			}
 		}
 	case "content_block_stop":
@@ -192,29 +182,27 @@ func (s *Stream) Event(dst []byte, name, data []byte) ([]byte, error) {
 			switch b.kind {
 			case kindTool:
 				b.args = true
-				dst = s.arguments(dst, b.tool, []byte(`"{}"`))
+				dst = s.w().ToolArguments(dst, b.tool, []byte(`"{}"`))
 			case kindJSON:
 				b.args = true
-				dst = s.delta(dst, `{"content":`, []byte(`"{}"`))
+				dst = s.w().Content(dst, []byte(`"{}"`))
 			}
 		}
 	case "message_delta":
 		s.updateUsage(ev)
 		if ev.stopReason != nil {
-			dst = s.open(dst)
-			dst = append(dst, "{}"...)
 			finish := finishReason(string(ev.stopReason))
 			if s.jsonTool != nil && finish == "tool_calls" && s.nTools == 0 {
 				finish = "stop"
 			}
-			dst = s.close(dst, finish)
+			dst = s.w().Finish(dst, finish)
 		}
 	case "message_stop":
 		s.done = true
 		if s.includeUsage {
-			dst = s.appendUsage(dst)
+			dst = s.w().Usage(dst, toOpenAIUsage(s.usage.usage()))
 		}
-		dst = append(dst, "data: [DONE]\n\n"...)
+		dst = s.out.Done(dst)
 	case "error":
 		e := APIError{Message: string(ev.errMessage)}
 		e.Status, e.Type, e.Code = classify(200, string(ev.errType))
@@ -223,83 +211,19 @@ func (s *Stream) Event(dst []byte, name, data []byte) ([]byte, error) {
 	return dst, nil
 }
 
-// start builds the chunk prefix from the message id.
+// start fixes the chunks' id ("chatcmpl-" plus the message id without
+// "msg_"), created and model.
 func (s *Stream) start(messageID []byte) {
-	s.id = append(s.id[:0], `"chatcmpl-`...)
-	if len(messageID) > 0 {
-		id := string(bytes.TrimPrefix(messageID, []byte("msg_")))
-		q, _ := jsontext.AppendQuote(nil, id)
-		s.id = append(s.id, q[1:len(q)-1]...)
-	}
-	s.id = append(s.id, '"')
-	p := append(s.prefix[:0], `data: {"id":`...)
-	p = append(p, s.id...)
-	p = append(p, `,"object":"chat.completion.chunk","created":`...)
-	p = strconv.AppendInt(p, now().Unix(), 10)
-	p = append(p, `,"model":`...)
-	p, _ = jsontext.AppendQuote(p, s.model)
-	s.prefix = p
+	s.out.Start(bytes.TrimPrefix(messageID, []byte("msg_")), s.model, now().Unix())
 }
 
-// open appends the chunk up to the choice's delta.
-func (s *Stream) open(dst []byte) []byte {
-	if s.prefix == nil {
-		s.start(nil) // no message_start: a broken upstream, still answer
-	}
-	dst = append(dst, s.prefix...)
-	return append(dst, `,"choices":[{"index":0,"delta":`...)
-}
-
-// close ends a chunk opened by open.
-func (s *Stream) close(dst []byte, finish string) []byte {
-	dst = append(dst, `,"logprobs":null,"finish_reason":`...)
-	if finish == "" {
-		dst = append(dst, "null"...)
-	} else {
-		dst = append(dst, '"')
-		dst = append(dst, finish...)
-		dst = append(dst, '"')
-	}
-	return append(dst, "}]}\n\n"...)
-}
-
-// delta appends a chunk whose delta is open + str + "}"; str is a JSON
-// string copied from the Anthropic event.
-func (s *Stream) delta(dst []byte, open string, str []byte) []byte {
-	dst = s.open(dst)
-	dst = append(dst, open...)
-	dst = append(dst, str...)
-	dst = append(dst, '}')
-	return s.close(dst, "")
-}
-
-// arguments appends a tool-call argument fragment chunk; frag is a JSON
-// string.
-func (s *Stream) arguments(dst []byte, tool int, frag []byte) []byte {
-	dst = s.open(dst)
-	dst = append(dst, `{"tool_calls":[{"index":`...)
-	dst = strconv.AppendInt(dst, int64(tool), 10)
-	dst = append(dst, `,"function":{"arguments":`...)
-	dst = append(dst, frag...)
-	dst = append(dst, "}}]}"...)
-	return s.close(dst, "")
-}
-
-func (s *Stream) appendUsage(dst []byte) []byte {
-	if s.prefix == nil {
+// w returns the chunk writer, started without an id when no
+// message_start came first: a broken upstream, still answer.
+func (s *Stream) w() *chat.ChunkWriter {
+	if !s.out.Started() {
 		s.start(nil)
 	}
-	u := s.usage.usage()
-	dst = append(dst, s.prefix...)
-	dst = append(dst, `,"choices":[],"usage":{"prompt_tokens":`...)
-	dst = strconv.AppendInt(dst, u.PromptTokens, 10)
-	dst = append(dst, `,"completion_tokens":`...)
-	dst = strconv.AppendInt(dst, u.CompletionTokens, 10)
-	dst = append(dst, `,"total_tokens":`...)
-	dst = strconv.AppendInt(dst, u.PromptTokens+u.CompletionTokens, 10)
-	dst = append(dst, `,"prompt_tokens_details":{"cached_tokens":`...)
-	dst = strconv.AppendInt(dst, u.CachedTokens, 10)
-	return append(dst, "}}}\n\n"...)
+	return &s.out
 }
 
 // block returns the state of the content block with Anthropic index i, or

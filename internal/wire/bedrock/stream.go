@@ -8,6 +8,8 @@ import (
 	"strconv"
 
 	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/switchboard-gw/switchboard/internal/wire/chat"
 )
 
 // Stream translates one ConverseStream answer
@@ -51,10 +53,10 @@ type Stream struct {
 	jsonTool     []byte // the JSON tool's name as a JSON string, or nil
 	nCalls       int    // toolUse blocks sent as OpenAI tool calls
 
-	prefix []byte // `data: {"id":…,"object":…,"created":…,"model":…`
-	tools  []toolState
-	usage  converseUsage
-	done   bool
+	out   chat.ChunkWriter
+	tools []toolState
+	usage converseUsage
+	done  bool
 
 	bb  bytes.Buffer
 	dec jsontext.Decoder
@@ -118,9 +120,7 @@ func (s *Stream) Frame(dst []byte, f Frame) ([]byte, error) {
 	}
 	switch f.EventType {
 	case "messageStart":
-		dst = s.open(dst)
-		dst = append(dst, `{"role":"assistant","content":""}`...)
-		dst = s.close(dst, "")
+		dst = s.w().Role(dst)
 	case "contentBlockStart":
 		if ev.toolID == nil && ev.toolName == nil {
 			break
@@ -132,30 +132,22 @@ func (s *Stream) Frame(dst []byte, f Frame) ([]byte, error) {
 		t := toolState{block: ev.index, index: s.nCalls}
 		s.nCalls++
 		s.tools = append(s.tools, t)
-		dst = s.open(dst)
-		dst = append(dst, `{"tool_calls":[{"index":`...)
-		dst = strconv.AppendInt(dst, int64(t.index), 10)
-		dst = append(dst, `,"id":`...)
-		dst = appendString(dst, ev.toolID)
-		dst = append(dst, `,"type":"function","function":{"name":`...)
-		dst = appendString(dst, ev.toolName)
-		dst = append(dst, `,"arguments":""}}]}`...)
-		dst = s.close(dst, "")
+		dst = s.w().ToolCallStart(dst, t.index, ev.toolID, ev.toolName)
 	case "contentBlockDelta":
 		switch {
 		case nonEmpty(ev.text):
 			if s.jsonTool == nil {
-				dst = s.delta(dst, `{"content":`, ev.text)
+				dst = s.w().Content(dst, ev.text)
 			}
 		case nonEmpty(ev.reasoning):
-			dst = s.delta(dst, `{"reasoning_content":`, ev.reasoning)
+			dst = s.w().Reasoning(dst, ev.reasoning)
 		case nonEmpty(ev.input):
 			if t := s.tool(ev.index); t != nil {
 				t.args = true
 				if t.json {
-					dst = s.delta(dst, `{"content":`, ev.input)
+					dst = s.w().Content(dst, ev.input)
 				} else {
-					dst = s.arguments(dst, t.index, ev.input)
+					dst = s.w().ToolArguments(dst, t.index, ev.input)
 				}
 			}
 		}
@@ -163,100 +155,35 @@ func (s *Stream) Frame(dst []byte, f Frame) ([]byte, error) {
 		if t := s.tool(ev.index); t != nil && !t.args {
 			t.args = true
 			if t.json {
-				dst = s.delta(dst, `{"content":`, []byte(`"{}"`))
+				dst = s.w().Content(dst, []byte(`"{}"`))
 			} else {
-				dst = s.arguments(dst, t.index, []byte(`"{}"`))
+				dst = s.w().ToolArguments(dst, t.index, []byte(`"{}"`))
 			}
 		}
 	case "messageStop":
-		dst = s.open(dst)
-		dst = append(dst, "{}"...)
 		finish := finishReason(string(ev.stopReason))
 		if s.jsonTool != nil && finish == "tool_calls" && s.nCalls == 0 {
 			finish = "stop"
 		}
-		dst = s.close(dst, finish)
+		dst = s.w().Finish(dst, finish)
 	case "metadata":
 		s.usage = ev.usage
 		s.done = true
 		if s.includeUsage {
-			dst = s.appendUsage(dst)
+			dst = s.w().Usage(dst, toOpenAIUsage(s.usage.usage()))
 		}
-		dst = append(dst, "data: [DONE]\n\n"...)
+		dst = s.out.Done(dst)
 	}
 	return dst, nil
 }
 
-// start builds the chunk prefix.
-func (s *Stream) start() {
-	p := append(s.prefix[:0], `data: {"id":"chatcmpl-`...)
-	p = append(p, newID()...) // URL-safe base64: no escaping needed
-	p = append(p, `","object":"chat.completion.chunk","created":`...)
-	p = strconv.AppendInt(p, now().Unix(), 10)
-	p = append(p, `,"model":`...)
-	p, _ = jsontext.AppendQuote(p, s.model)
-	s.prefix = p
-}
-
-// open appends the chunk up to the choice's delta.
-func (s *Stream) open(dst []byte) []byte {
-	if s.prefix == nil {
-		s.start()
+// w returns the chunk writer, started on first use with a made-up id
+// (see newID).
+func (s *Stream) w() *chat.ChunkWriter {
+	if !s.out.Started() {
+		s.out.Start([]byte(newID()), s.model, now().Unix())
 	}
-	dst = append(dst, s.prefix...)
-	return append(dst, `,"choices":[{"index":0,"delta":`...)
-}
-
-// close ends a chunk opened by open.
-func (s *Stream) close(dst []byte, finish string) []byte {
-	dst = append(dst, `,"logprobs":null,"finish_reason":`...)
-	if finish == "" {
-		dst = append(dst, "null"...)
-	} else {
-		dst = append(dst, '"')
-		dst = append(dst, finish...)
-		dst = append(dst, '"')
-	}
-	return append(dst, "}]}\n\n"...)
-}
-
-// delta appends a chunk whose delta is open + str + "}"; str is a JSON
-// string copied from the frame.
-func (s *Stream) delta(dst []byte, open string, str []byte) []byte {
-	dst = s.open(dst)
-	dst = append(dst, open...)
-	dst = append(dst, str...)
-	dst = append(dst, '}')
-	return s.close(dst, "")
-}
-
-// arguments appends a tool-call argument fragment chunk; frag is a JSON
-// string.
-func (s *Stream) arguments(dst []byte, index int, frag []byte) []byte {
-	dst = s.open(dst)
-	dst = append(dst, `{"tool_calls":[{"index":`...)
-	dst = strconv.AppendInt(dst, int64(index), 10)
-	dst = append(dst, `,"function":{"arguments":`...)
-	dst = append(dst, frag...)
-	dst = append(dst, "}}]}"...)
-	return s.close(dst, "")
-}
-
-func (s *Stream) appendUsage(dst []byte) []byte {
-	if s.prefix == nil {
-		s.start()
-	}
-	u := s.usage.usage()
-	dst = append(dst, s.prefix...)
-	dst = append(dst, `,"choices":[],"usage":{"prompt_tokens":`...)
-	dst = strconv.AppendInt(dst, u.PromptTokens, 10)
-	dst = append(dst, `,"completion_tokens":`...)
-	dst = strconv.AppendInt(dst, u.CompletionTokens, 10)
-	dst = append(dst, `,"total_tokens":`...)
-	dst = strconv.AppendInt(dst, u.PromptTokens+u.CompletionTokens, 10)
-	dst = append(dst, `,"prompt_tokens_details":{"cached_tokens":`...)
-	dst = strconv.AppendInt(dst, u.CachedTokens, 10)
-	return append(dst, "}}}\n\n"...)
+	return &s.out
 }
 
 // tool returns the state of the toolUse block with contentBlockIndex i,
@@ -271,15 +198,6 @@ func (s *Stream) tool(i int64) *toolState {
 }
 
 func nonEmpty(str []byte) bool { return len(str) > 2 }
-
-// appendString appends a JSON string token copied from a frame, or ""
-// when it was absent.
-func appendString(dst, str []byte) []byte {
-	if len(str) == 0 {
-		return append(dst, `""`...)
-	}
-	return append(dst, str...)
-}
 
 // event is what the Stream reads from one payload. Fields marked raw are
 // JSON string tokens, quotes and escapes included, aliasing the payload;

@@ -6,6 +6,8 @@ import (
 
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/switchboard-gw/switchboard/internal/wire/chat"
 )
 
 // Stream translates one Gemini stream (streamGenerateContent?alt=sse,
@@ -39,7 +41,7 @@ type Stream struct {
 	model        string
 	includeUsage bool
 
-	prefix []byte // `data: {"id":…,"model":…`
+	out    chat.ChunkWriter
 	nTools int
 	usage  usageMetadata
 	done   bool // a finishReason was seen
@@ -90,18 +92,14 @@ func (s *Stream) Event(dst, data []byte) ([]byte, error) {
 	if s.done {
 		return dst, nil // a trailing usage-only event
 	}
-	if s.prefix == nil {
+	if !s.out.Started() {
 		s.start(r.ResponseID)
-		dst = s.open(dst)
-		dst = append(dst, `{"role":"assistant","content":""}`...)
-		dst = s.close(dst, "")
+		dst = s.out.Role(dst)
 	}
 	if len(r.Candidates) == 0 {
 		if r.PromptFeedback != nil && r.PromptFeedback.BlockReason != "" {
 			s.done = true
-			dst = s.open(dst)
-			dst = append(dst, "{}"...)
-			dst = s.close(dst, "content_filter")
+			dst = s.out.Finish(dst, "content_filter")
 		}
 		return dst, nil
 	}
@@ -113,7 +111,8 @@ func (s *Stream) Event(dst, data []byte) ([]byte, error) {
 			if err != nil {
 				return dst, fmt.Errorf("gemini: decode stream event: functionCall args: %w", err)
 			}
-			dst = s.open(dst)
+			// The whole call in one chunk, as Mistral and Groq send it.
+			dst = s.out.Open(dst)
 			dst = append(dst, `{"tool_calls":[{"index":`...)
 			dst = strconv.AppendInt(dst, int64(s.nTools), 10)
 			dst = append(dst, `,"id":"`...)
@@ -123,25 +122,19 @@ func (s *Stream) Event(dst, data []byte) ([]byte, error) {
 			dst = append(dst, `,"arguments":`...)
 			dst, _ = jsontext.AppendQuote(dst, args)
 			dst = append(dst, "}}]}"...)
-			dst = s.close(dst, "")
+			dst = s.out.Close(dst, "")
 			s.nTools++
 		case len(p.Text) > 2 && p.Text.Kind() == '"':
-			dst = s.open(dst)
 			if p.Thought {
-				dst = append(dst, `{"reasoning_content":`...)
+				dst = s.out.Reasoning(dst, p.Text)
 			} else {
-				dst = append(dst, `{"content":`...)
+				dst = s.out.Content(dst, p.Text)
 			}
-			dst = append(dst, p.Text...)
-			dst = append(dst, '}')
-			dst = s.close(dst, "")
 		}
 	}
 	if c.FinishReason != "" {
 		s.done = true
-		dst = s.open(dst)
-		dst = append(dst, "{}"...)
-		dst = s.close(dst, finishReason(c.FinishReason, s.nTools > 0))
+		dst = s.out.Finish(dst, finishReason(c.FinishReason, s.nTools > 0))
 	}
 	return dst, nil
 }
@@ -156,56 +149,16 @@ func (s *Stream) Finish(dst []byte) []byte {
 		return dst
 	}
 	if s.includeUsage {
-		dst = s.appendUsage(dst)
+		if !s.out.Started() {
+			s.start("")
+		}
+		dst = s.out.Usage(dst, toOpenAIUsage(s.usage.usage()))
 	}
-	return append(dst, "data: [DONE]\n\n"...)
+	return s.out.Done(dst)
 }
 
-// start builds the chunk prefix from the response id.
+// start fixes the chunks' id ("chatcmpl-" plus responseID), created and
+// model.
 func (s *Stream) start(responseID string) {
-	p := append(s.prefix[:0], `data: {"id":`...)
-	p, _ = jsontext.AppendQuote(p, "chatcmpl-"+responseID)
-	p = append(p, `,"object":"chat.completion.chunk","created":`...)
-	p = strconv.AppendInt(p, now().Unix(), 10)
-	p = append(p, `,"model":`...)
-	p, _ = jsontext.AppendQuote(p, s.model)
-	s.prefix = p
-}
-
-// open appends the chunk up to the choice's delta.
-func (s *Stream) open(dst []byte) []byte {
-	dst = append(dst, s.prefix...)
-	return append(dst, `,"choices":[{"index":0,"delta":`...)
-}
-
-// close ends a chunk opened by open.
-func (s *Stream) close(dst []byte, finish string) []byte {
-	dst = append(dst, `,"logprobs":null,"finish_reason":`...)
-	if finish == "" {
-		dst = append(dst, "null"...)
-	} else {
-		dst = append(dst, '"')
-		dst = append(dst, finish...)
-		dst = append(dst, '"')
-	}
-	return append(dst, "}]}\n\n"...)
-}
-
-func (s *Stream) appendUsage(dst []byte) []byte {
-	if s.prefix == nil {
-		s.start("")
-	}
-	u := s.usage.usage()
-	dst = append(dst, s.prefix...)
-	dst = append(dst, `,"choices":[],"usage":{"prompt_tokens":`...)
-	dst = strconv.AppendInt(dst, u.PromptTokens, 10)
-	dst = append(dst, `,"completion_tokens":`...)
-	dst = strconv.AppendInt(dst, u.CompletionTokens, 10)
-	dst = append(dst, `,"total_tokens":`...)
-	dst = strconv.AppendInt(dst, u.PromptTokens+u.CompletionTokens, 10)
-	dst = append(dst, `,"prompt_tokens_details":{"cached_tokens":`...)
-	dst = strconv.AppendInt(dst, u.CachedTokens, 10)
-	dst = append(dst, `},"completion_tokens_details":{"reasoning_tokens":`...)
-	dst = strconv.AppendInt(dst, u.ReasoningTokens, 10)
-	return append(dst, "}}}\n\n"...)
+	s.out.Start([]byte(responseID), s.model, now().Unix())
 }
