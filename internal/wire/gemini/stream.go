@@ -1,10 +1,10 @@
 package gemini
 
 import (
+	"bytes"
 	"fmt"
 	"strconv"
 
-	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/switchboard-gw/switchboard/internal/wire/chat"
@@ -46,7 +46,13 @@ type Stream struct {
 	usage  usageMetadata
 	done   bool // a finishReason was seen
 	failed bool // an error event was seen
-	r      response
+
+	// Per-event decoding state, reused so that a text event allocates
+	// nothing (see event.go).
+	ev   event
+	data []byte // the payload being parsed
+	bb   bytes.Buffer
+	dec  jsontext.Decoder
 }
 
 // NewStream returns a Stream whose chunks name model. When includeUsage is
@@ -77,37 +83,38 @@ func (s *Stream) Event(dst, data []byte) ([]byte, error) {
 	if s.failed {
 		return dst, nil
 	}
-	s.r = response{}
-	if err := json.Unmarshal(data, &s.r); err != nil {
+	err := s.parse(data)
+	s.data = nil
+	if err != nil {
 		return dst, fmt.Errorf("gemini: decode stream event: %w", err)
 	}
-	r := &s.r
-	if r.Error != nil {
+	ev := &s.ev
+	if ev.err != nil {
 		s.failed = true
-		return appendErrorEvent(dst, r.Error.apiError(200)), nil
+		return appendErrorEvent(dst, ev.err.apiError(200)), nil
 	}
-	if r.UsageMetadata != nil {
-		s.usage = *r.UsageMetadata
+	if ev.hasUsage {
+		s.usage = ev.usage
 	}
 	if s.done {
 		return dst, nil // a trailing usage-only event
 	}
 	if !s.out.Started() {
-		s.start(r.ResponseID)
+		s.start(ev.responseID)
 		dst = s.out.Role(dst)
 	}
-	if len(r.Candidates) == 0 {
-		if r.PromptFeedback != nil && r.PromptFeedback.BlockReason != "" {
+	if !ev.hasCandidate {
+		if ev.blocked {
 			s.done = true
 			dst = s.out.Finish(dst, "content_filter")
 		}
 		return dst, nil
 	}
-	c := &r.Candidates[0]
-	for _, p := range c.Content.Parts {
+	for i := range ev.parts {
+		p := &ev.parts[i]
 		switch {
-		case p.FunctionCall != nil:
-			args, err := compactArgs(p.FunctionCall.Args)
+		case p.call:
+			args, err := compactArgs(p.args)
 			if err != nil {
 				return dst, fmt.Errorf("gemini: decode stream event: functionCall args: %w", err)
 			}
@@ -118,23 +125,23 @@ func (s *Stream) Event(dst, data []byte) ([]byte, error) {
 			dst = append(dst, `,"id":"`...)
 			dst = append(dst, callID(s.nTools)...)
 			dst = append(dst, `","type":"function","function":{"name":`...)
-			dst, _ = jsontext.AppendQuote(dst, p.FunctionCall.Name)
+			dst, _ = jsontext.AppendQuote(dst, p.name)
 			dst = append(dst, `,"arguments":`...)
 			dst, _ = jsontext.AppendQuote(dst, args)
 			dst = append(dst, "}}]}"...)
 			dst = s.out.Close(dst, "")
 			s.nTools++
-		case len(p.Text) > 2 && p.Text.Kind() == '"':
-			if p.Thought {
-				dst = s.out.Reasoning(dst, p.Text)
+		case len(p.text) > 2 && jsontext.Value(p.text).Kind() == '"':
+			if p.thought {
+				dst = s.out.Reasoning(dst, p.text)
 			} else {
-				dst = s.out.Content(dst, p.Text)
+				dst = s.out.Content(dst, p.text)
 			}
 		}
 	}
-	if c.FinishReason != "" {
+	if len(ev.finishReason) > 0 {
 		s.done = true
-		dst = s.out.Finish(dst, finishReason(c.FinishReason, s.nTools > 0))
+		dst = s.out.Finish(dst, finishReason(string(ev.finishReason), s.nTools > 0))
 	}
 	return dst, nil
 }
@@ -150,7 +157,7 @@ func (s *Stream) Finish(dst []byte) []byte {
 	}
 	if s.includeUsage {
 		if !s.out.Started() {
-			s.start("")
+			s.start(nil)
 		}
 		dst = s.out.Usage(dst, toOpenAIUsage(s.usage.usage()))
 	}
@@ -159,6 +166,6 @@ func (s *Stream) Finish(dst []byte) []byte {
 
 // start fixes the chunks' id ("chatcmpl-" plus responseID), created and
 // model.
-func (s *Stream) start(responseID string) {
-	s.out.Start([]byte(responseID), s.model, now().Unix())
+func (s *Stream) start(responseID []byte) {
+	s.out.Start(responseID, s.model, now().Unix())
 }
