@@ -110,13 +110,12 @@ func (s *Server) countTokens(x *exchange, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	a := &attempt{s: s, x: x, r: r, p: p, ctx: r.Context()}
 	resp, err := p.Do(upreq)
 	if err != nil {
-		a := &attempt{s: s, x: x, r: r, p: p, ctx: r.Context()}
 		return a.failure(err)
 	}
 	defer resp.Body.Close()
-	a := &attempt{s: s, x: x, r: r, p: p, ctx: r.Context()}
 	buf := getBuf()
 	defer putBuf(buf)
 	ans, err := a.readUpstream(resp, buf)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"net/http"
 
-	"github.com/switchboard-gw/switchboard/internal/sse"
 	"github.com/switchboard-gw/switchboard/internal/wire/anthropic"
 	"github.com/switchboard-gw/switchboard/internal/wire/bedrock"
 	"github.com/switchboard-gw/switchboard/internal/wire/gemini"
@@ -55,43 +54,45 @@ func (s *toMessagesSource) next(dst []byte) ([]byte, error) {
 func (s *toMessagesSource) complete() bool { return s.done }
 func (s *toMessagesSource) failed() bool   { return s.src.failed() }
 
-// relayGeminiAsMessages answers an Anthropic client from a Gemini provider.
-func (a *attempt) relayGeminiAsMessages(resp *http.Response, stream bool) error {
+// relayAsMessages answers an Anthropic client from a provider whose answers
+// are first translated to the OpenAI form (toOpenAI, or the chunks of the
+// stream source inner makes) and from there to Messages.
+func (a *attempt) relayAsMessages(resp *http.Response, stream bool, toOpenAI func([]byte) ([]byte, error),
+	upErr func(*http.Response, string, []byte) error, streamType string, inner func() (chunkSource, func())) error {
 	if !stream || resp.StatusCode/100 != 2 {
 		return a.relayTranslatedBody(resp, func(b []byte) ([]byte, openai.Usage, error) {
-			oa, _, err := gemini.FromGemini(b, a.x.upstream)
+			oa, err := toOpenAI(b)
 			if err != nil {
 				return nil, openai.Usage{}, err
 			}
 			out, u, err := anthropic.ToMessage(oa, a.x.upstream)
 			return out, openaiUsage(u), err
-		}, a.geminiError)
+		}, upErr)
 	}
-	if err := a.checkStreamType(resp, "text/event-stream"); err != nil {
+	if err := a.checkStreamType(resp, streamType); err != nil {
 		return err
 	}
-	rd := readerPool.Get().(*sse.Reader)
-	rd.Reset(&firstByteReader{r: resp.Body, a: a})
-	defer func() { rd.Reset(nil); readerPool.Put(rd) }()
-	inner := &sseSource{rd: rd, conv: &geminiConv{st: gemini.NewStream(a.x.upstream, true), x: a.x}}
-	return a.relayChunks(&toMessagesSource{src: inner, st: anthropic.NewInboundStream(a.x.upstream), x: a.x})
+	src, release := inner()
+	defer release()
+	return a.relayChunks(&toMessagesSource{src: src, st: anthropic.NewInboundStream(a.x.upstream), x: a.x})
+}
+
+// relayGeminiAsMessages answers an Anthropic client from a Gemini provider.
+func (a *attempt) relayGeminiAsMessages(resp *http.Response, stream bool) error {
+	return a.relayAsMessages(resp, stream, func(b []byte) ([]byte, error) {
+		oa, _, err := gemini.FromGemini(b, a.x.upstream)
+		return oa, err
+	}, a.geminiError, "text/event-stream", func() (chunkSource, func()) {
+		return a.newSSESource(resp, &geminiConv{st: gemini.NewStream(a.x.upstream, true), x: a.x})
+	})
 }
 
 // relayBedrockAsMessages answers an Anthropic client from a Bedrock provider.
 func (a *attempt) relayBedrockAsMessages(resp *http.Response, stream bool) error {
-	if !stream || resp.StatusCode/100 != 2 {
-		return a.relayTranslatedBody(resp, func(b []byte) ([]byte, openai.Usage, error) {
-			oa, _, err := bedrock.FromConverse(b, a.x.upstream)
-			if err != nil {
-				return nil, openai.Usage{}, err
-			}
-			out, u, err := anthropic.ToMessage(oa, a.x.upstream)
-			return out, openaiUsage(u), err
-		}, a.bedrockError)
-	}
-	if err := a.checkStreamType(resp, "application/vnd.amazon.eventstream"); err != nil {
-		return err
-	}
-	inner := &frameSource{dec: bedrock.NewDecoder(&firstByteReader{r: resp.Body, a: a}), st: bedrock.NewStream(a.x.upstream, true), x: a.x}
-	return a.relayChunks(&toMessagesSource{src: inner, st: anthropic.NewInboundStream(a.x.upstream), x: a.x})
+	return a.relayAsMessages(resp, stream, func(b []byte) ([]byte, error) {
+		oa, _, err := bedrock.FromConverse(b, a.x.upstream)
+		return oa, err
+	}, a.bedrockError, "application/vnd.amazon.eventstream", func() (chunkSource, func()) {
+		return a.newFrameSource(resp, true), func() {}
+	})
 }

@@ -59,10 +59,17 @@ func (a *attempt) relaySSE(resp *http.Response, conv converter) error {
 	if err := a.checkStreamType(resp, "text/event-stream"); err != nil {
 		return err
 	}
+	src, release := a.newSSESource(resp, conv)
+	defer release()
+	return a.relayChunks(src)
+}
+
+// newSSESource reads resp's body as SSE through conv, with a pooled reader
+// that release returns.
+func (a *attempt) newSSESource(resp *http.Response, conv converter) (*sseSource, func()) {
 	rd := readerPool.Get().(*sse.Reader)
 	rd.Reset(&firstByteReader{r: resp.Body, a: a})
-	defer func() { rd.Reset(nil); readerPool.Put(rd) }()
-	return a.relayChunks(&sseSource{rd: rd, conv: conv})
+	return &sseSource{rd: rd, conv: conv}, func() { rd.Reset(nil); readerPool.Put(rd) }
 }
 
 func (a *attempt) checkStreamType(resp *http.Response, want string) error {

@@ -99,8 +99,13 @@ func (a *attempt) relayBedrockStream(resp *http.Response, includeUsage bool) err
 	if err := a.checkStreamType(resp, "application/vnd.amazon.eventstream"); err != nil {
 		return err
 	}
-	src := &frameSource{dec: bedrock.NewDecoder(&firstByteReader{r: resp.Body, a: a}), st: bedrock.NewStreamJSON(a.x.upstream, includeUsage, a.x.jsonTool), x: a.x}
-	return a.relayChunks(src)
+	return a.relayChunks(a.newFrameSource(resp, includeUsage))
+}
+
+// newFrameSource reads resp's body as Bedrock eventstream frames.
+func (a *attempt) newFrameSource(resp *http.Response, includeUsage bool) *frameSource {
+	return &frameSource{dec: bedrock.NewDecoder(&firstByteReader{r: resp.Body, a: a}),
+		st: bedrock.NewStreamJSON(a.x.upstream, includeUsage, a.x.jsonTool), x: a.x}
 }
 
 type frameSource struct {
