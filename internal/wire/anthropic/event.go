@@ -3,10 +3,8 @@ package anthropic
 import (
 	"bytes"
 	"errors"
-	"math"
-	"strconv"
 
-	"github.com/go-json-experiment/json/jsontext"
+	"github.com/switchboard-gw/switchboard/internal/wire/chat"
 )
 
 // event is what the Stream reads from one Anthropic SSE data payload.
@@ -64,15 +62,15 @@ func (s *Stream) parse(data []byte) error {
 	}
 	ev := &s.ev
 	for {
-		name, ok, err := s.member()
+		name, ok, err := chat.Member(&s.dec)
 		if !ok || err != nil {
 			return err
 		}
 		switch string(name) {
 		case "type":
-			ev.typ, err = s.str(data)
+			ev.typ, err = chat.Str(&s.dec, data)
 		case "index":
-			ev.index, err = s.int()
+			ev.index, err = chat.Int(&s.dec)
 		case "delta":
 			err = s.parseDelta(data)
 		case "content_block":
@@ -94,18 +92,18 @@ func (s *Stream) parse(data []byte) error {
 
 func (s *Stream) parseDelta(data []byte) error {
 	ev := &s.ev
-	return s.object(func(name []byte) (err error) {
+	return chat.Object(&s.dec, func(name []byte) (err error) {
 		switch string(name) {
 		case "type":
-			ev.deltaType, err = s.str(data)
+			ev.deltaType, err = chat.Str(&s.dec, data)
 		case "text":
-			ev.text, err = s.raw(data)
+			ev.text, err = chat.Raw(&s.dec, data)
 		case "thinking":
-			ev.thinking, err = s.raw(data)
+			ev.thinking, err = chat.Raw(&s.dec, data)
 		case "partial_json":
-			ev.partialJSON, err = s.raw(data)
+			ev.partialJSON, err = chat.Raw(&s.dec, data)
 		case "stop_reason":
-			ev.stopReason, err = s.str(data)
+			ev.stopReason, err = chat.Str(&s.dec, data)
 		default:
 			err = s.dec.SkipValue()
 		}
@@ -115,18 +113,18 @@ func (s *Stream) parseDelta(data []byte) error {
 
 func (s *Stream) parseBlock(data []byte) error {
 	ev := &s.ev
-	return s.object(func(name []byte) (err error) {
+	return chat.Object(&s.dec, func(name []byte) (err error) {
 		switch string(name) {
 		case "type":
-			ev.blockType, err = s.str(data)
+			ev.blockType, err = chat.Str(&s.dec, data)
 		case "id":
-			ev.blockID, err = s.raw(data)
+			ev.blockID, err = chat.Raw(&s.dec, data)
 		case "name":
-			ev.blockName, err = s.raw(data)
+			ev.blockName, err = chat.Raw(&s.dec, data)
 		case "text":
-			ev.blockText, err = s.raw(data)
+			ev.blockText, err = chat.Raw(&s.dec, data)
 		case "thinking":
-			ev.blockThinking, err = s.raw(data)
+			ev.blockThinking, err = chat.Raw(&s.dec, data)
 		default:
 			err = s.dec.SkipValue()
 		}
@@ -135,10 +133,10 @@ func (s *Stream) parseBlock(data []byte) error {
 }
 
 func (s *Stream) parseMessage(data []byte) error {
-	return s.object(func(name []byte) (err error) {
+	return chat.Object(&s.dec, func(name []byte) (err error) {
 		switch string(name) {
 		case "id":
-			s.ev.messageID, err = s.str(data)
+			s.ev.messageID, err = chat.Str(&s.dec, data)
 		case "usage":
 			err = s.parseUsage()
 		default:
@@ -150,7 +148,7 @@ func (s *Stream) parseMessage(data []byte) error {
 
 func (s *Stream) parseUsage() error {
 	ev := &s.ev
-	return s.object(func(name []byte) (err error) {
+	return chat.Object(&s.dec, func(name []byte) (err error) {
 		var dst *int64
 		var f usageFields
 		switch string(name) {
@@ -166,7 +164,7 @@ func (s *Stream) parseUsage() error {
 		if dst == nil || s.dec.PeekKind() != '0' {
 			return s.dec.SkipValue()
 		}
-		if *dst, err = s.int(); err != nil {
+		if *dst, err = chat.Int(&s.dec); err != nil {
 			return err
 		}
 		ev.has |= f
@@ -176,130 +174,15 @@ func (s *Stream) parseUsage() error {
 
 func (s *Stream) parseError(data []byte) error {
 	ev := &s.ev
-	return s.object(func(name []byte) (err error) {
+	return chat.Object(&s.dec, func(name []byte) (err error) {
 		switch string(name) {
 		case "type":
-			ev.errType, err = s.str(data)
+			ev.errType, err = chat.Str(&s.dec, data)
 		case "message":
-			ev.errMessage, err = s.str(data)
+			ev.errMessage, err = chat.Str(&s.dec, data)
 		default:
 			err = s.dec.SkipValue()
 		}
 		return err
 	})
-}
-
-// object reads an object value member by member: fn is called with each
-// member's name and must consume its value. A value of another kind is
-// skipped.
-func (s *Stream) object(fn func(name []byte) error) error {
-	if ok, err := s.enter(); !ok {
-		return err
-	}
-	for {
-		name, ok, err := s.member()
-		if !ok || err != nil {
-			return err
-		}
-		if err := fn(name); err != nil {
-			return err
-		}
-	}
-}
-
-// enter consumes the '{' of an object value and reports true, or skips a
-// value of another kind and reports false.
-func (s *Stream) enter() (bool, error) {
-	if s.dec.PeekKind() != '{' {
-		return false, s.dec.SkipValue()
-	}
-	_, err := s.dec.ReadToken()
-	return err == nil, err
-}
-
-// member reads the next member name of the current object, or its closing
-// '}' (ok false). The name is valid until the next read.
-func (s *Stream) member() (name []byte, ok bool, err error) {
-	if s.dec.PeekKind() == '}' {
-		_, err := s.dec.ReadToken()
-		return nil, false, err
-	}
-	v, err := s.dec.ReadValue()
-	if err != nil {
-		return nil, false, err
-	}
-	return unquote(v), true, nil
-}
-
-// raw reads a string value and returns its JSON token as a slice of data;
-// any other kind is skipped and returns nil.
-func (s *Stream) raw(data []byte) ([]byte, error) {
-	if s.dec.PeekKind() != '"' {
-		return nil, s.dec.SkipValue()
-	}
-	v, err := s.dec.ReadValue()
-	if err != nil {
-		return nil, err
-	}
-	end := s.dec.InputOffset()
-	return data[end-int64(len(v)) : end : end], nil
-}
-
-// str reads a string value unquoted (nil for any other kind).
-func (s *Stream) str(data []byte) ([]byte, error) {
-	v, err := s.raw(data)
-	if v == nil {
-		return nil, err
-	}
-	return unquote(v), nil
-}
-
-// int reads an integer-valued number; other kinds are skipped and read
-// as 0.
-func (s *Stream) int() (int64, error) {
-	if s.dec.PeekKind() != '0' {
-		return 0, s.dec.SkipValue()
-	}
-	v, err := s.dec.ReadValue()
-	if err != nil {
-		return 0, err
-	}
-	return parseInt(v)
-}
-
-var errNotInteger = errors.New("count or index is not an integer")
-
-func parseInt(v []byte) (int64, error) {
-	if len(v) > 0 && len(v) <= 18 {
-		var n int64
-		for _, c := range v {
-			if c < '0' || c > '9' {
-				goto slow
-			}
-			n = n*10 + int64(c-'0')
-		}
-		return n, nil
-	}
-slow:
-	f, err := strconv.ParseFloat(string(v), 64)
-	if err != nil || f != math.Trunc(f) || f < math.MinInt64 || f >= math.MaxInt64 {
-		return 0, errNotInteger
-	}
-	return int64(f), nil
-}
-
-// unquote returns the contents of a valid JSON string token, allocating
-// only when it has escapes.
-func unquote(v []byte) []byte {
-	if len(v) < 2 {
-		return nil
-	}
-	if bytes.IndexByte(v, '\\') < 0 {
-		return v[1 : len(v)-1]
-	}
-	u, err := jsontext.AppendUnquote(nil, v)
-	if err != nil {
-		return nil // unreachable for a token the decoder validated
-	}
-	return u
 }

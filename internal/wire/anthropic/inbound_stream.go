@@ -7,6 +7,8 @@ import (
 	"strconv"
 
 	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/switchboard-gw/switchboard/internal/wire/chat"
 )
 
 // InboundStream translates one OpenAI chat.completion.chunk SSE stream
@@ -188,7 +190,7 @@ func (s *InboundStream) toolDelta(dst []byte, d *toolDelta) ([]byte, error) {
 	st := &s.st
 	var id string
 	if len(d.id) > 0 {
-		id = string(unquote(d.id))
+		id = string(chat.Unquote(d.id))
 	}
 	same := func(k toolKey) bool {
 		if d.hasIndex && k.hasIndex && d.index != k.index {
@@ -382,7 +384,7 @@ func (s *InboundStream) parse(data []byte) error {
 		return err
 	}
 	for {
-		name, ok, err := p.member()
+		name, ok, err := chat.Member(&p.dec)
 		if !ok || err != nil {
 			if err == nil {
 				err = p.end()
@@ -391,7 +393,7 @@ func (s *InboundStream) parse(data []byte) error {
 		}
 		switch string(name) {
 		case "id":
-			c.id, err = p.str()
+			c.id, err = chat.Str(&p.dec, p.data)
 		case "choices":
 			err = s.parseChoices()
 		case "usage":
@@ -428,13 +430,13 @@ func (s *InboundStream) parseChoices() error {
 // index 0.
 func (s *InboundStream) parseChoice() error {
 	p, c := &s.p, &s.c
-	if ok, err := p.enter(); !ok {
+	if ok, err := chat.Enter(&p.dec); !ok {
 		return err
 	}
 	saved := *c
 	var index int64
 	for {
-		name, ok, err := p.member()
+		name, ok, err := chat.Member(&p.dec)
 		if err != nil {
 			return err
 		}
@@ -443,11 +445,11 @@ func (s *InboundStream) parseChoice() error {
 		}
 		switch string(name) {
 		case "index":
-			index, err = p.int()
+			index, err = chat.Int(&p.dec)
 		case "delta":
 			err = s.parseDelta()
 		case "finish_reason":
-			c.finish, err = p.str()
+			c.finish, err = chat.Str(&p.dec, p.data)
 		default:
 			err = p.dec.SkipValue()
 		}
@@ -467,17 +469,17 @@ func (s *InboundStream) parseChoice() error {
 
 func (s *InboundStream) parseDelta() error {
 	p, c := &s.p, &s.c
-	return p.object(func(name []byte) (err error) {
+	return chat.Object(&p.dec, func(name []byte) (err error) {
 		switch string(name) {
 		case "content":
-			c.content, err = p.raw()
+			c.content, err = chat.Raw(&p.dec, p.data)
 		case "reasoning_content", "reasoning":
 			var r []byte
-			if r, err = p.raw(); nonEmpty(r) && !nonEmpty(c.reasoning) {
+			if r, err = chat.Raw(&p.dec, p.data); nonEmpty(r) && !nonEmpty(c.reasoning) {
 				c.reasoning = r
 			}
 		case "refusal":
-			c.refusal, err = p.raw()
+			c.refusal, err = chat.Raw(&p.dec, p.data)
 		case "tool_calls":
 			err = s.parseToolCalls()
 		default:
@@ -496,7 +498,7 @@ func (s *InboundStream) parseToolCalls() error {
 		return err
 	}
 	for p.dec.PeekKind() != ']' {
-		ok, err := p.enter()
+		ok, err := chat.Enter(&p.dec)
 		if err != nil {
 			return err
 		}
@@ -505,7 +507,7 @@ func (s *InboundStream) parseToolCalls() error {
 		}
 		var d toolDelta
 		for {
-			name, ok, err := p.member()
+			name, ok, err := chat.Member(&p.dec)
 			if err != nil {
 				return err
 			}
@@ -517,9 +519,9 @@ func (s *InboundStream) parseToolCalls() error {
 				if p.dec.PeekKind() == '0' {
 					d.hasIndex = true
 				}
-				d.index, err = p.int()
+				d.index, err = chat.Int(&p.dec)
 			case "id":
-				d.id, err = p.raw()
+				d.id, err = chat.Raw(&p.dec, p.data)
 			case "function":
 				err = p.parseFunction(&d)
 			default:
@@ -536,12 +538,12 @@ func (s *InboundStream) parseToolCalls() error {
 }
 
 func (p *chunkParser) parseFunction(d *toolDelta) error {
-	return p.object(func(name []byte) (err error) {
+	return chat.Object(&p.dec, func(name []byte) (err error) {
 		switch string(name) {
 		case "name":
-			d.name, err = p.raw()
+			d.name, err = chat.Raw(&p.dec, p.data)
 		case "arguments":
-			d.args, err = p.raw()
+			d.args, err = chat.Raw(&p.dec, p.data)
 		default:
 			err = p.dec.SkipValue()
 		}
@@ -552,20 +554,20 @@ func (p *chunkParser) parseFunction(d *toolDelta) error {
 // parseUsage reads an OpenAI usage object; null or another kind leaves
 // *has false.
 func (p *chunkParser) parseUsage(u *Usage, has *bool) error {
-	if ok, err := p.enter(); !ok {
+	if ok, err := chat.Enter(&p.dec); !ok {
 		return err
 	}
 	*has = true
 	for {
-		name, ok, err := p.member()
+		name, ok, err := chat.Member(&p.dec)
 		if !ok || err != nil {
 			return err
 		}
 		switch string(name) {
 		case "prompt_tokens":
-			u.PromptTokens, err = p.int()
+			u.PromptTokens, err = chat.Int(&p.dec)
 		case "completion_tokens":
-			u.CompletionTokens, err = p.int()
+			u.CompletionTokens, err = chat.Int(&p.dec)
 		case "prompt_tokens_details":
 			err = p.detail("cached_tokens", &u.CachedTokens)
 		case "completion_tokens_details":
@@ -581,9 +583,9 @@ func (p *chunkParser) parseUsage(u *Usage, has *bool) error {
 
 // detail reads the count named want from a *_tokens_details object.
 func (p *chunkParser) detail(want string, dst *int64) error {
-	return p.object(func(name []byte) (err error) {
+	return chat.Object(&p.dec, func(name []byte) (err error) {
 		if string(name) == want {
-			*dst, err = p.int()
+			*dst, err = chat.Int(&p.dec)
 		} else {
 			err = p.dec.SkipValue()
 		}
@@ -599,7 +601,7 @@ func (s *InboundStream) parseError() error {
 	case '"':
 		c.hasError = true
 		var err error
-		c.errMessage, err = p.str()
+		c.errMessage, err = chat.Str(&p.dec, p.data)
 		return err
 	case '{':
 	default:
@@ -610,20 +612,20 @@ func (s *InboundStream) parseError() error {
 	}
 	c.hasError = true
 	for {
-		name, ok, err := p.member()
+		name, ok, err := chat.Member(&p.dec)
 		if !ok || err != nil {
 			return err
 		}
 		switch string(name) {
 		case "message":
-			c.errMessage, err = p.str()
+			c.errMessage, err = chat.Str(&p.dec, p.data)
 		case "type":
-			c.errType, err = p.str()
+			c.errType, err = chat.Str(&p.dec, p.data)
 		case "code":
 			if p.dec.PeekKind() == '0' {
-				c.errCode, err = p.number()
+				c.errCode, err = chat.Value(&p.dec, p.data)
 			} else {
-				c.errCode, err = p.str()
+				c.errCode, err = chat.Str(&p.dec, p.data)
 			}
 		default:
 			err = p.dec.SkipValue()
@@ -644,93 +646,4 @@ func (p *chunkParser) end() error {
 		}
 	}
 	return nil
-}
-
-// object reads an object value member by member: fn is called with each
-// member's name and must consume its value. A value of another kind is
-// skipped.
-func (p *chunkParser) object(fn func(name []byte) error) error {
-	if ok, err := p.enter(); !ok {
-		return err
-	}
-	for {
-		name, ok, err := p.member()
-		if !ok || err != nil {
-			return err
-		}
-		if err := fn(name); err != nil {
-			return err
-		}
-	}
-}
-
-// enter consumes the '{' of an object value and reports true, or skips a
-// value of another kind and reports false.
-func (p *chunkParser) enter() (bool, error) {
-	if p.dec.PeekKind() != '{' {
-		return false, p.dec.SkipValue()
-	}
-	_, err := p.dec.ReadToken()
-	return err == nil, err
-}
-
-// member reads the next member name of the current object, or its closing
-// '}' (ok false). The name is valid until the next read.
-func (p *chunkParser) member() (name []byte, ok bool, err error) {
-	if p.dec.PeekKind() == '}' {
-		_, err := p.dec.ReadToken()
-		return nil, false, err
-	}
-	v, err := p.dec.ReadValue()
-	if err != nil {
-		return nil, false, err
-	}
-	return unquote(v), true, nil
-}
-
-// raw reads a string value and returns its JSON token as a slice of the
-// data; any other kind is skipped and returns nil.
-func (p *chunkParser) raw() ([]byte, error) {
-	if p.dec.PeekKind() != '"' {
-		return nil, p.dec.SkipValue()
-	}
-	v, err := p.dec.ReadValue()
-	if err != nil {
-		return nil, err
-	}
-	end := p.dec.InputOffset()
-	return p.data[end-int64(len(v)) : end : end], nil
-}
-
-// number reads a number value and returns its text as a slice of the
-// data.
-func (p *chunkParser) number() ([]byte, error) {
-	v, err := p.dec.ReadValue()
-	if err != nil {
-		return nil, err
-	}
-	end := p.dec.InputOffset()
-	return p.data[end-int64(len(v)) : end : end], nil
-}
-
-// str reads a string value unquoted (nil for any other kind).
-func (p *chunkParser) str() ([]byte, error) {
-	v, err := p.raw()
-	if v == nil {
-		return nil, err
-	}
-	return unquote(v), nil
-}
-
-// int reads an integer-valued number; other kinds are skipped and read
-// as 0.
-func (p *chunkParser) int() (int64, error) {
-	if p.dec.PeekKind() != '0' {
-		return 0, p.dec.SkipValue()
-	}
-	v, err := p.dec.ReadValue()
-	if err != nil {
-		return 0, err
-	}
-	return parseInt(v)
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
+	"github.com/switchboard-gw/switchboard/internal/wire/chat"
 	"github.com/switchboard-gw/switchboard/internal/wire/openai"
 )
 
@@ -48,7 +49,7 @@ func ScanRequest(body []byte) (Request, error) {
 			}
 			req.modelEnd = int(dec.InputOffset())
 			req.modelStart = req.modelEnd - len(v)
-			req.Model = string(unquote(v))
+			req.Model = string(chat.Unquote(v))
 		case "stream":
 			v, err := dec.ReadValue()
 			if err != nil {

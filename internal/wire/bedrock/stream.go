@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"math"
-	"strconv"
 
 	"github.com/go-json-experiment/json/jsontext"
 
@@ -224,38 +222,38 @@ func (s *Stream) parse(data []byte) error {
 	s.ev = event{}
 	s.bb = *bytes.NewBuffer(data)
 	s.dec.Reset(&s.bb)
-	if ok, err := s.enter(); !ok {
+	if ok, err := chat.Enter(&s.dec); !ok {
 		if err == nil {
 			err = errNotObject
 		}
 		return err
 	}
 	ev := &s.ev
-	err := s.members(func(name []byte) (err error) {
+	err := chat.Members(&s.dec, func(name []byte) (err error) {
 		switch string(name) {
 		case "contentBlockIndex":
-			ev.index, err = s.int()
+			ev.index, err = chat.IntExact(&s.dec)
 		case "stopReason":
-			ev.stopReason, err = s.str(data)
+			ev.stopReason, err = chat.Str(&s.dec, data)
 		case "message", "Message":
-			ev.message, err = s.str(data)
+			ev.message, err = chat.Str(&s.dec, data)
 		case "delta":
-			err = s.object(func(name []byte) (err error) {
+			err = chat.Object(&s.dec, func(name []byte) (err error) {
 				switch string(name) {
 				case "text":
-					ev.text, err = s.raw(data)
+					ev.text, err = chat.Raw(&s.dec, data)
 				case "reasoningContent":
-					err = s.object(func(name []byte) (err error) {
+					err = chat.Object(&s.dec, func(name []byte) (err error) {
 						if string(name) == "text" {
-							ev.reasoning, err = s.raw(data)
+							ev.reasoning, err = chat.Raw(&s.dec, data)
 							return err
 						}
 						return s.dec.SkipValue()
 					})
 				case "toolUse":
-					err = s.object(func(name []byte) (err error) {
+					err = chat.Object(&s.dec, func(name []byte) (err error) {
 						if string(name) == "input" {
-							ev.input, err = s.raw(data)
+							ev.input, err = chat.Raw(&s.dec, data)
 							return err
 						}
 						return s.dec.SkipValue()
@@ -266,16 +264,16 @@ func (s *Stream) parse(data []byte) error {
 				return err
 			})
 		case "start":
-			err = s.object(func(name []byte) error {
+			err = chat.Object(&s.dec, func(name []byte) error {
 				if string(name) != "toolUse" {
 					return s.dec.SkipValue()
 				}
-				return s.object(func(name []byte) (err error) {
+				return chat.Object(&s.dec, func(name []byte) (err error) {
 					switch string(name) {
 					case "toolUseId":
-						ev.toolID, err = s.raw(data)
+						ev.toolID, err = chat.Raw(&s.dec, data)
 					case "name":
-						ev.toolName, err = s.raw(data)
+						ev.toolName, err = chat.Raw(&s.dec, data)
 					default:
 						err = s.dec.SkipValue()
 					}
@@ -283,17 +281,17 @@ func (s *Stream) parse(data []byte) error {
 				})
 			})
 		case "usage":
-			err = s.object(func(name []byte) (err error) {
+			err = chat.Object(&s.dec, func(name []byte) (err error) {
 				u := &ev.usage
 				switch string(name) {
 				case "inputTokens":
-					u.InputTokens, err = s.int()
+					u.InputTokens, err = chat.IntExact(&s.dec)
 				case "outputTokens":
-					u.OutputTokens, err = s.int()
+					u.OutputTokens, err = chat.IntExact(&s.dec)
 				case "cacheReadInputTokens":
-					u.CacheReadInputTokens, err = s.int()
+					u.CacheReadInputTokens, err = chat.IntExact(&s.dec)
 				case "cacheWriteInputTokens":
-					u.CacheWriteInputTokens, err = s.int()
+					u.CacheWriteInputTokens, err = chat.IntExact(&s.dec)
 				default:
 					err = s.dec.SkipValue()
 				}
@@ -312,102 +310,4 @@ func (s *Stream) parse(data []byte) error {
 		return errNotObject
 	}
 	return nil
-}
-
-// object reads an object value member by member with fn; a value of
-// another kind is skipped.
-func (s *Stream) object(fn func(name []byte) error) error {
-	if ok, err := s.enter(); !ok {
-		return err
-	}
-	return s.members(fn)
-}
-
-// members calls fn for each member of the object whose '{' was read, with
-// the decoder before the member's value, and consumes the '}'.
-func (s *Stream) members(fn func(name []byte) error) error {
-	for {
-		if s.dec.PeekKind() == '}' {
-			_, err := s.dec.ReadToken()
-			return err
-		}
-		v, err := s.dec.ReadValue()
-		if err != nil {
-			return err
-		}
-		if err := fn(unquote(v)); err != nil {
-			return err
-		}
-	}
-}
-
-// enter consumes the '{' of an object value and reports true, or skips a
-// value of another kind and reports false.
-func (s *Stream) enter() (bool, error) {
-	if s.dec.PeekKind() != '{' {
-		return false, s.dec.SkipValue()
-	}
-	_, err := s.dec.ReadToken()
-	return err == nil, err
-}
-
-// raw reads a string value and returns its JSON token as a slice of data;
-// any other kind is skipped and returns nil.
-func (s *Stream) raw(data []byte) ([]byte, error) {
-	if s.dec.PeekKind() != '"' {
-		return nil, s.dec.SkipValue()
-	}
-	v, err := s.dec.ReadValue()
-	if err != nil {
-		return nil, err
-	}
-	end := s.dec.InputOffset()
-	return data[end-int64(len(v)) : end : end], nil
-}
-
-// str reads a string value unquoted (nil for any other kind).
-func (s *Stream) str(data []byte) ([]byte, error) {
-	v, err := s.raw(data)
-	if v == nil {
-		return nil, err
-	}
-	return unquote(v), nil
-}
-
-var errNotInteger = errors.New("count or index is not an integer")
-
-// int reads an integer-valued number; other kinds are skipped and read as
-// 0.
-func (s *Stream) int() (int64, error) {
-	if s.dec.PeekKind() != '0' {
-		return 0, s.dec.SkipValue()
-	}
-	v, err := s.dec.ReadValue()
-	if err != nil {
-		return 0, err
-	}
-	if n, err := strconv.ParseInt(string(v), 10, 64); err == nil {
-		return n, nil
-	}
-	f, err := strconv.ParseFloat(string(v), 64)
-	if err != nil || f != math.Trunc(f) || f < math.MinInt64 || f >= math.MaxInt64 {
-		return 0, errNotInteger
-	}
-	return int64(f), nil
-}
-
-// unquote returns the contents of a valid JSON string token, allocating
-// only when it has escapes.
-func unquote(v []byte) []byte {
-	if len(v) < 2 {
-		return nil
-	}
-	if bytes.IndexByte(v, '\\') < 0 {
-		return v[1 : len(v)-1]
-	}
-	u, err := jsontext.AppendUnquote(nil, v)
-	if err != nil {
-		return nil
-	}
-	return u
 }

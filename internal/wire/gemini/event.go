@@ -8,6 +8,8 @@ import (
 
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/switchboard-gw/switchboard/internal/wire/chat"
 )
 
 // event is what the Stream reads from one alt=sse data payload, a
@@ -140,7 +142,7 @@ func (s *Stream) parsePart(p *eventPart) error {
 	return s.object(func(name []byte) (err error) {
 		switch string(name) {
 		case "text":
-			p.text, err = s.value()
+			p.text, err = chat.Value(&s.dec, s.data)
 		case "thought":
 			p.thought, err = s.bool()
 		case "functionCall":
@@ -150,7 +152,7 @@ func (s *Stream) parsePart(p *eventPart) error {
 				case "name":
 					p.name, err = s.str()
 				case "args":
-					p.args, err = s.value()
+					p.args, err = chat.Value(&s.dec, s.data)
 				default:
 					err = s.dec.SkipValue()
 				}
@@ -197,7 +199,7 @@ func (s *Stream) object(fn func(name []byte) error) error {
 		if err != nil {
 			return err
 		}
-		if err := fn(unquote(v)); err != nil {
+		if err := fn(chat.Unquote(v)); err != nil {
 			return err
 		}
 	}
@@ -236,16 +238,6 @@ func (s *Stream) open(want jsontext.Kind) (bool, error) {
 	return false, s.kindError(want)
 }
 
-// value reads a value of any kind and returns it as a slice of the data.
-func (s *Stream) value() ([]byte, error) {
-	v, err := s.dec.ReadValue()
-	if err != nil {
-		return nil, err
-	}
-	end := s.dec.InputOffset()
-	return s.data[end-int64(len(v)) : end : end], nil
-}
-
 // str reads a string value unquoted; null reads as nil, and other kinds
 // are an error.
 func (s *Stream) str() ([]byte, error) {
@@ -255,7 +247,7 @@ func (s *Stream) str() ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		return unquote(v), nil
+		return chat.Unquote(v), nil
 	case 'n':
 		_, err := s.dec.ReadToken()
 		return nil, err
@@ -332,20 +324,4 @@ func parseInt(v []byte) (int64, bool) {
 		return int64(n), true
 	}
 	return 0, false
-}
-
-// unquote returns the contents of a valid JSON string token, allocating
-// only when it has escapes.
-func unquote(v []byte) []byte {
-	if len(v) < 2 {
-		return nil
-	}
-	if bytes.IndexByte(v, '\\') < 0 {
-		return v[1 : len(v)-1]
-	}
-	u, err := jsontext.AppendUnquote(nil, v)
-	if err != nil {
-		return nil // unreachable for a token the decoder validated
-	}
-	return u
 }
