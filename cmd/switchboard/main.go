@@ -20,6 +20,7 @@ Usage:
   switchboard serve [--config FILE] [--listen ADDR]   run the gateway
   switchboard mock-upstream [--listen ADDR] [--faults SPEC]
                                                       run the provider emulator
+  switchboard keys create|list|revoke|rotate          manage virtual keys (switchboard keys for help)
   switchboard version                                 print version and build info
   switchboard bench [--rates 1000,3000] [--duration 10s] [--json FILE]
                                                       measure the gateway's overhead (BENCHMARKS.md)
@@ -54,7 +55,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return version(stdout)
 	case "bench":
 		return benchCmd(ctx, rest, stdout, stderr)
-	case "keys", "eval":
+	case "keys":
+		return keysCmd(ctx, rest, stdout, stderr)
+	case "eval":
 		return fmt.Errorf("%q is not available in this build yet; see the README's roadmap", cmd)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)

@@ -19,6 +19,7 @@ import (
 	"github.com/switchboard-gw/switchboard/internal/config"
 	"github.com/switchboard-gw/switchboard/internal/emulator"
 	"github.com/switchboard-gw/switchboard/internal/server"
+	"github.com/switchboard-gw/switchboard/internal/store"
 	"github.com/switchboard-gw/switchboard/internal/telemetry"
 )
 
@@ -53,11 +54,24 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 
-	srv, err := server.New(cfg, server.Options{Logger: logger, Simulator: simulator})
+	octx, cancelOpen := context.WithTimeout(ctx, 30*time.Second)
+	st, err := store.Open(octx, cfg.Store.Driver, cfg.Store.DSN)
+	cancelOpen()
+	if err != nil {
+		return fmt.Errorf("store (%s): %w", cfg.Store.Driver, err)
+	}
+	defer st.Close()
+	srv, err := server.New(cfg, server.Options{Logger: logger, Simulator: simulator, Store: st})
 	if err != nil {
 		return err
 	}
-	defer srv.Close()
+	// Runs before st.Close: queued usage records reach the store (or the
+	// spool) once in-flight requests have drained.
+	defer func() {
+		if err := srv.Close(); err != nil {
+			logger.Error("closing the gateway", "error", err)
+		}
+	}()
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -88,6 +102,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		listen := cfg.Server.Listen
 		w := config.NewWatcher(path, logger, func(c *config.Config) error {
 			override(c)
+			if c.Store != cfg.Store || c.Redis != cfg.Redis {
+				logger.Warn("store and redis changes take effect after a restart")
+			}
 			if c.Server.Listen != listen {
 				logger.Warn("server.listen changed; the new address takes effect after a restart", "listening", listen, "configured", c.Server.Listen)
 			}

@@ -20,17 +20,23 @@ import (
 // Default have every default filled in and have been validated; treat them as
 // read-only and swap the whole value on reload.
 type Config struct {
-	Server    Server     `yaml:"server"`
-	Admin     Admin      `yaml:"admin"`
-	Store     Store      `yaml:"store"`
-	Redis     Redis      `yaml:"redis"`
-	Log       Log        `yaml:"log"`
-	Providers []Provider `yaml:"providers"`
-	Models    []Model    `yaml:"models"`
-	Keys      []Key      `yaml:"keys"`
-	Routing   Routing    `yaml:"routing"`
-	Rules     []Rule     `yaml:"rules"`
-	Images    Images     `yaml:"images"`
+	Server    Server           `yaml:"server"`
+	Admin     Admin            `yaml:"admin"`
+	Store     Store            `yaml:"store"`
+	Redis     Redis            `yaml:"redis"`
+	Log       Log              `yaml:"log"`
+	Providers []Provider       `yaml:"providers"`
+	Models    []Model          `yaml:"models"`
+	Keys      []Key            `yaml:"keys"`
+	Routing   Routing          `yaml:"routing"`
+	Rules     []Rule           `yaml:"rules"`
+	Images    Images           `yaml:"images"`
+	Auth      Auth             `yaml:"auth"`
+	Teams     []Team           `yaml:"teams"`
+	Limits    Limits           `yaml:"limits"`
+	Budgets   Budgets          `yaml:"budgets"`
+	Prices    map[string]Price `yaml:"prices"`
+	Usage     Usage            `yaml:"usage"`
 
 	// Source is the file the config came from, "" for the built-in defaults.
 	Source string `yaml:"-"`
@@ -78,6 +84,9 @@ type Store struct {
 type Redis struct {
 	// URL is redis://, rediss:// or unix://; empty means in-memory state.
 	URL string `yaml:"url"`
+	// Prefix starts every key the gateway writes, so deployments can share
+	// one Redis. Default "sb:".
+	Prefix string `yaml:"prefix"`
 }
 
 // Log configures the process log.
@@ -243,13 +252,114 @@ type Target struct {
 
 // Key is a static client key, for set-ups without the admin API.
 type Key struct {
-	Name   string   `yaml:"name"`   // unique, shown in logs and usage
-	Key    string   `yaml:"key"`    // the secret clients send; unique, non-empty
-	Models []string `yaml:"models"` // models the key may use; empty = all
-	RPM    int      `yaml:"rpm"`    // requests per minute; 0 = unlimited
-	TPM    int      `yaml:"tpm"`    // tokens per minute; 0 = unlimited
-	Shape  Shape    `yaml:"shape"`  // bounds on this key's requests
-	Team   string   `yaml:"team"`   // team the key belongs to, for rules
+	Name        string   `yaml:"name"`         // unique, shown in logs and usage
+	Key         string   `yaml:"key"`          // the secret clients send; unique, non-empty
+	Models      []string `yaml:"models"`       // models the key may use; empty = all
+	Endpoints   []string `yaml:"endpoints"`    // paths the key may call, e.g. /v1/embeddings; empty = all
+	RPM         int64    `yaml:"rpm"`          // requests per minute; 0 = unlimited
+	TPM         int64    `yaml:"tpm"`          // tokens per minute; 0 = unlimited
+	MaxParallel int64    `yaml:"max_parallel"` // concurrent requests; 0 = unlimited
+	Budget      Budget   `yaml:"budget"`       // USD spend cap per period
+	Shape       Shape    `yaml:"shape"`        // bounds on this key's requests
+	Team        string   `yaml:"team"`         // team the key belongs to: its limits, budget and rules
+}
+
+// Budget caps spend in USD over a calendar period in UTC (daily, weekly
+// starting Monday, monthly). USD 0 means no budget.
+type Budget struct {
+	USD    float64 `yaml:"usd"`
+	Period string  `yaml:"period"` // daily | weekly | monthly; default monthly
+}
+
+// Team is a static team, for set-ups without the admin API; teams created
+// through the admin API live in the store. A config team wins over a stored
+// one of the same name.
+type Team struct {
+	Name        string   `yaml:"name"`
+	Models      []string `yaml:"models"` // models the team's callers may use; empty = all
+	RPM         int64    `yaml:"rpm"`
+	TPM         int64    `yaml:"tpm"`
+	MaxParallel int64    `yaml:"max_parallel"`
+	Budget      Budget   `yaml:"budget"`
+}
+
+// RateLimits are requests per minute, tokens per minute and concurrent
+// requests; 0 means unlimited.
+type RateLimits struct {
+	RPM         int64 `yaml:"rpm"`
+	TPM         int64 `yaml:"tpm"`
+	MaxParallel int64 `yaml:"max_parallel"`
+}
+
+// Limits are rate limits beyond those of keys and teams.
+type Limits struct {
+	// User applies to each end user (the request's "user" field, or the
+	// JWT's user claim) separately.
+	User RateLimits `yaml:"user"`
+	// Models applies to all callers of a model together, by the name
+	// clients send.
+	Models map[string]RateLimits `yaml:"models"`
+}
+
+// Budgets configures budget alerts.
+type Budgets struct {
+	// WebhookURL receives a JSON POST when a key's or team's spend crosses
+	// one of Thresholds of its budget in a period. Empty: no alerts.
+	WebhookURL string `yaml:"webhook_url"`
+	// Thresholds are fractions of the budget; default [0.5, 0.8, 1.0].
+	Thresholds []float64 `yaml:"thresholds"`
+}
+
+// Price is a model's price in USD per million tokens; it overrides the
+// built-in table for the upstream model of that name.
+type Price struct {
+	Input       float64 `yaml:"input"`
+	Output      float64 `yaml:"output"`
+	CachedInput float64 `yaml:"cached_input"` // default: input
+}
+
+// Usage configures the usage records writer.
+type Usage struct {
+	// SpoolDir holds usage records while the store is down, replayed when it
+	// is back. Default: "spool" next to the SQLite file, else data/spool.
+	SpoolDir string `yaml:"spool_dir"`
+	// BatchSize and FlushEvery shape the batched writes. Defaults 500, 200ms.
+	BatchSize  int      `yaml:"batch_size"`
+	FlushEvery Duration `yaml:"flush_every"`
+	// ReplayEvery is how often spooled records are retried while the store
+	// is down. Default 5s.
+	ReplayEvery Duration `yaml:"replay_every"`
+}
+
+// Auth configures the identities other than static and virtual keys.
+type Auth struct {
+	// KeyCacheTTL is how long a replica trusts a virtual key it looked up in
+	// the store; a key revoked on another replica is refused here within it.
+	// Default 5s.
+	KeyCacheTTL Duration `yaml:"key_cache_ttl"`
+	JWT         JWT      `yaml:"jwt"`
+	MTLS        MTLS     `yaml:"mtls"`
+}
+
+// JWT accepts bearer JSON Web Tokens verified against a JWKS URL or a
+// static key (PEM public key, or an HMAC secret). Set one of the two to turn
+// it on. exp is required; aud and iss are checked when set.
+type JWT struct {
+	JWKSURL     string `yaml:"jwks_url"`
+	Key         string `yaml:"key"`
+	Issuer      string `yaml:"issuer"`
+	Audience    string `yaml:"audience"`
+	TeamClaim   string `yaml:"team_claim"`   // default team
+	UserClaim   string `yaml:"user_claim"`   // default sub
+	ModelsClaim string `yaml:"models_claim"` // optional: models the token may use
+}
+
+// MTLS maps verified client certificates (server.tls.client_ca_file) to
+// principals: the certificate field that names the caller, and the team each
+// principal belongs to.
+type MTLS struct {
+	Principal string            `yaml:"principal"` // cn (default) | dns | email | uri
+	Teams     map[string]string `yaml:"teams"`     // principal -> team
 }
 
 // Images controls the gateway fetching images that requests give by URL,
@@ -463,6 +573,7 @@ func fill(c *Config, has func(string) bool) {
 		}
 	}
 	fillRouting(&c.Routing, has)
+	fillTenancy(c)
 	for i := range c.Models {
 		m := &c.Models[i]
 		for j := range m.Targets {

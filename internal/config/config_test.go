@@ -56,6 +56,10 @@ func TestDefault(t *testing.T) {
 		Routing: Routing{RetryBudget: 0.2, BackoffBase: Duration(100 * time.Millisecond), BackoffMax: Duration(5 * time.Second),
 			MaxRetryWait: Duration(10 * time.Second), IdempotencyTTL: Duration(time.Hour),
 			Breaker: Breaker{FailureRate: 0.5, MinRequests: 10, Window: Duration(30 * time.Second), Cooldown: Duration(30 * time.Second), Probes: 1}},
+		Auth:    Auth{KeyCacheTTL: Duration(5 * time.Second), JWT: JWT{TeamClaim: "team", UserClaim: "sub"}, MTLS: MTLS{Principal: "cn"}},
+		Budgets: Budgets{Thresholds: []float64{0.5, 0.8, 1}},
+		Usage:   Usage{SpoolDir: "data/spool", BatchSize: 500, FlushEvery: Duration(200 * time.Millisecond), ReplayEvery: Duration(5 * time.Second)},
+		Redis:   Redis{Prefix: "sb:"},
 	}
 	if diff := cmp.Diff(want, Default()); diff != "" {
 		t.Errorf("Default() mismatch (-want +got):\n%s", diff)
@@ -623,5 +627,44 @@ func TestImagesConfig(t *testing.T) {
 	}
 	if _, err := Parse([]byte("images: {allow_private: maybe}\n"), "test.yaml", func(string) (string, bool) { return "", false }); err == nil || !strings.Contains(err.Error(), "true or false") {
 		t.Errorf("a non-boolean allow_private: %v, want an error saying true or false", err)
+	}
+}
+
+func TestTenancyConfig(t *testing.T) {
+	got := mustParse(t, `
+store: {driver: sqlite, dsn: /var/lib/sb/db.sqlite}
+teams: [{name: ml, rpm: 100, budget: {usd: 50}}]
+keys: [{name: ci, key: secret-ci, team: ml, max_parallel: 4, endpoints: [/v1/embeddings], budget: {usd: 5, period: daily}}]
+limits: {user: {rpm: 10}, models: {demo: {tpm: 1000}}}
+prices: {my-model: {input: 1, output: 2}}
+auth: {jwt: {jwks_url: "https://idp.example/jwks.json", audience: gw}}
+`, nil)
+	if got.Teams[0].Budget.Period != "monthly" || got.Keys[0].Budget.Period != "daily" || got.Keys[0].MaxParallel != 4 {
+		t.Errorf("teams/keys = %+v %+v", got.Teams, got.Keys)
+	}
+	if got.Usage.SpoolDir != "/var/lib/sb/spool" {
+		t.Errorf("spool dir = %q, want next to the SQLite file", got.Usage.SpoolDir)
+	}
+	if got.Limits.Models["demo"].TPM != 1000 || got.Prices["my-model"].Output != 2 || got.Auth.JWT.UserClaim != "sub" {
+		t.Errorf("limits/prices/auth = %+v %+v %+v", got.Limits, got.Prices, got.Auth)
+	}
+	for _, tc := range []struct{ in, want string }{
+		{"keys: [{name: a, key: k1, budget: {usd: 5, period: yearly}}]", "keys[0].budget.period"},
+		{"keys: [{name: a, key: k1, max_parallel: -1}]", "keys[0].max_parallel"},
+		{"keys: [{name: a, key: k1, endpoints: [/v1/chat]}]", "keys[0].endpoints[0]"},
+		{"teams: [{name: a}, {name: a}]", "duplicate team name"},
+		{"teams: [{name: a, budget: {usd: -1}}]", "teams[0].budget.usd"},
+		{"limits: {models: {nope: {rpm: 1}}}", "limits.models.nope"},
+		{"budgets: {thresholds: [80]}", "budgets.thresholds[0]"},
+		{"budgets: {webhook_url: not-a-url}", "budgets.webhook_url"},
+		{"auth: {jwt: {jwks_url: \"https://x/jwks\", key: k}}", "not both"},
+		{"auth: {mtls: {principal: serial}}", "auth.mtls.principal"},
+		{"auth: {mtls: {teams: {svc: ml}}}", "client_ca_file"},
+		{"prices: {m: {input: -1}}", "prices.m"},
+	} {
+		_, err := Parse([]byte(tc.in), "test.yaml", nil)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Parse(%q) = %v, want an error mentioning %q", tc.in, err, tc.want)
+		}
 	}
 }

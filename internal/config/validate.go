@@ -60,6 +60,7 @@ func validate(c *Config, fields map[string]fieldInfo) []Problem {
 	providers := v.providers(c)
 	v.models(c, providers)
 	v.keys(c)
+	v.tenancy(c)
 	v.routing(c)
 	v.rules(c)
 	return v.problems
@@ -320,12 +321,9 @@ func (v *validator) keys(c *Config) {
 			}
 		}
 		v.shape(at+".shape", k.Shape)
-		if k.RPM < 0 {
-			v.errorf(at+".rpm", "must not be negative (0 means unlimited)")
-		}
-		if k.TPM < 0 {
-			v.errorf(at+".tpm", "must not be negative (0 means unlimited)")
-		}
+		v.rateLimits(at, RateLimits{RPM: k.RPM, TPM: k.TPM, MaxParallel: k.MaxParallel})
+		v.budget(at+".budget", k.Budget)
+		v.endpoints(at+".endpoints", k.Endpoints)
 	}
 }
 

@@ -25,7 +25,12 @@ type exchange struct {
 	wroteHeader bool
 	bytes       int64
 
-	key       string // key name, "" in open mode
+	key       string     // caller's name (key, JWT subject, certificate), "" in open mode
+	principal *principal // who is calling, nil for admin and open mode
+	api       bool       // an API call that authenticated: it gets a usage record
+	user      string     // the end user, for limits and usage
+	admitted  *admission // what the limit hop took, nil when nothing
+	cacheHit  bool
 	model     string // model the client asked for
 	provider  string // provider that answered
 	upstream  string // upstream model
@@ -111,10 +116,14 @@ func (s *Server) handle(h handlerFunc) http.Handler {
 	})
 }
 
-// finish is the last hop: the request log line, and later usage and metrics.
+// finish is the last hop: limits given back, cost charged, the usage record
+// queued, and the request log line.
 func (s *Server) finish(x *exchange) {
 	if x.status == 0 {
 		x.status = http.StatusOK
+	}
+	if x.api {
+		s.settle(x)
 	}
 	var buf [13]slog.Attr
 	attrs := append(buf[:0],

@@ -8,7 +8,6 @@ import (
 	"net/http"
 
 	"github.com/switchboard-gw/switchboard/internal/cache"
-	"github.com/switchboard-gw/switchboard/internal/config"
 )
 
 // idempotencyStore is what the server needs of cache.Memory and cache.Redis.
@@ -26,7 +25,7 @@ var replayedHeaders = []string{"Content-Type", "X-Switchboard-Provider", "X-Swit
 // for the first instead of calling the provider again. Only successful
 // answers are kept; after a failure the key may be used again. Streaming
 // requests are not covered (a stream cannot be replayed faithfully).
-func (s *Server) idempotent(x *exchange, r *http.Request, key *config.Key, body []byte, next func() error) error {
+func (s *Server) idempotent(x *exchange, r *http.Request, key *principal, body []byte, next func() error) error {
 	ik := r.Header.Get("Idempotency-Key")
 	if ik == "" || s.idem == nil {
 		return next()
@@ -36,7 +35,7 @@ func (s *Server) idempotent(x *exchange, r *http.Request, key *config.Key, body 
 	}
 	ns := "open"
 	if key != nil {
-		ns = "key:" + key.Name
+		ns = "key:" + key.keyID
 	} else if x.rt.hasAdmin && !x.rt.open {
 		ns = "admin"
 	}

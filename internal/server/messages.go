@@ -21,12 +21,9 @@ import (
 func (s *Server) messages(x *exchange, r *http.Request) error {
 	x.anthropic = true
 	rt := x.rt
-	key, err := rt.authenticate(r)
+	key, err := s.caller(x, r)
 	if err != nil {
 		return err
-	}
-	if key != nil {
-		x.key = key.Name
 	}
 	in := getBuf()
 	defer putBuf(in)
@@ -41,6 +38,9 @@ func (s *Server) messages(x *exchange, r *http.Request) error {
 	x.model, x.streaming = req.Model, req.Stream
 	m, err := s.resolveModel(x, r, key, req.Model, nil)
 	if err != nil {
+		return err
+	}
+	if err := s.admit(x, r, key, req.Model, "", body); err != nil {
 		return err
 	}
 	out := getBuf()
@@ -78,7 +78,7 @@ func prepareMessages(in routeInput, p *provider.Provider, tgt route.Target) ([]b
 func (s *Server) countTokens(x *exchange, r *http.Request) error {
 	x.anthropic = true
 	rt := x.rt
-	key, err := rt.authenticate(r)
+	key, err := s.caller(x, r)
 	if err != nil {
 		return err
 	}

@@ -12,7 +12,7 @@ import (
 // accepted too but not listed: they are open-ended.
 func (s *Server) listModels(x *exchange, r *http.Request) error {
 	rt := x.rt
-	key, err := rt.authenticate(r)
+	key, err := s.caller(x, r)
 	if err != nil {
 		return err
 	}

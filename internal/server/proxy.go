@@ -37,12 +37,9 @@ func (s *Server) embeddings(x *exchange, r *http.Request) error {
 // relay the answer.
 func (s *Server) proxy(x *exchange, r *http.Request, op provider.Op) error {
 	rt := x.rt
-	key, err := rt.authenticate(r)
+	key, err := s.caller(x, r)
 	if err != nil {
 		return err
-	}
-	if key != nil {
-		x.key = key.Name
 	}
 	in := getBuf()
 	defer putBuf(in)
@@ -76,6 +73,9 @@ func (s *Server) proxy(x *exchange, r *http.Request, op provider.Op) error {
 	if err != nil {
 		return err
 	}
+	if err := s.admit(x, r, key, req.Model, req.User, body); err != nil {
+		return err
+	}
 	out := getBuf()
 	defer putBuf(out)
 	ri := routeInput{op: op, req: &req, body: body, unknown: unknown, key: key, out: out, sticky: sticky(m, x, req.User),
@@ -88,14 +88,12 @@ func (s *Server) proxy(x *exchange, r *http.Request, op provider.Op) error {
 
 // resolveModel applies the routing rules to the model the client asked for,
 // finds the model, and checks the key may use it.
-func (s *Server) resolveModel(x *exchange, r *http.Request, key *config.Key, asked string, metadata func() map[string]string) (*route.Model, error) {
+func (s *Server) resolveModel(x *exchange, r *http.Request, key *principal, asked string, metadata func() map[string]string) (*route.Model, error) {
 	rt := x.rt
 	name := asked
 	if !rt.rules.Empty() {
 		caller := route.Caller{Model: asked, Tags: r.Header.Get("X-Switchboard-Tags"), Key: x.key, Metadata: metadata}
-		if key != nil {
-			caller.Team = key.Team
-		}
+		caller.Team = key.teamName()
 		if rule := rt.rules.Match(caller); rule != nil {
 			name = rule.Model
 			x.Header().Set("X-Switchboard-Rule", rule.Name)
@@ -106,7 +104,7 @@ func (s *Server) resolveModel(x *exchange, r *http.Request, key *config.Key, ask
 		return nil, notFound("model_not_found", fmt.Sprintf("model %q is not served by this gateway; GET /v1/models lists the models you can use", asked))
 	}
 	if !allows(key, asked) {
-		return nil, forbidden(fmt.Sprintf("key %q is not allowed to use model %q; ask the gateway operator to add it to the key's models", key.Name, asked))
+		return nil, forbidden(fmt.Sprintf("%s is not allowed to use model %q; ask the gateway operator to add it to the models of the key or its team", callerWords(key), asked))
 	}
 	return m, nil
 }
@@ -132,7 +130,7 @@ type routeInput struct {
 	areq    *anthropic.Request // an Anthropic Messages client's
 	body    []byte             // the client's body
 	unknown []string           // top-level fields outside the OpenAI schema
-	key     *config.Key
+	key     *principal
 	out     *[]byte // buffer for the rewritten body
 	sticky  uint64
 	ctx     context.Context // the request's, for fetching images
@@ -227,12 +225,12 @@ func (s *Server) route(x *exchange, r *http.Request, in routeInput, m *route.Mod
 
 // shapeFor combines a model's and a key's request bounds, the stricter
 // winning.
-func shapeFor(m *route.Model, k *config.Key) openai.Shape {
+func shapeFor(m *route.Model, k *principal) openai.Shape {
 	s := m.Shape
 	if k != nil {
-		s.DefaultMaxTokens = stricter(s.DefaultMaxTokens, k.Shape.DefaultMaxTokens)
-		s.MaxTokens = stricter(s.MaxTokens, k.Shape.MaxTokens)
-		s.MaxTemperature = stricter(s.MaxTemperature, k.Shape.MaxTemperature)
+		s.DefaultMaxTokens = stricter(s.DefaultMaxTokens, k.shape.DefaultMaxTokens)
+		s.MaxTokens = stricter(s.MaxTokens, k.shape.MaxTokens)
+		s.MaxTemperature = stricter(s.MaxTemperature, k.shape.MaxTemperature)
 	}
 	return openai.Shape{DefaultMaxTokens: s.DefaultMaxTokens, MaxMaxTokens: s.MaxTokens, MaxTemperature: s.MaxTemperature}
 }

@@ -11,7 +11,7 @@ package server
 import (
 	"context"
 	"crypto/sha256"
-	"crypto/subtle"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -21,11 +21,15 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/switchboard-gw/switchboard/internal/auth"
 	"github.com/switchboard-gw/switchboard/internal/cache"
 	"github.com/switchboard-gw/switchboard/internal/config"
 	"github.com/switchboard-gw/switchboard/internal/fetch"
+	"github.com/switchboard-gw/switchboard/internal/limit"
 	"github.com/switchboard-gw/switchboard/internal/provider"
 	"github.com/switchboard-gw/switchboard/internal/route"
+	"github.com/switchboard-gw/switchboard/internal/store"
+	"github.com/switchboard-gw/switchboard/internal/usage"
 )
 
 // Options are the parts of a Server that come from outside the config.
@@ -33,6 +37,10 @@ type Options struct {
 	Logger *slog.Logger
 	// Simulator builds the in-process upstream of simulator providers.
 	Simulator provider.SimulatorFactory
+	// Store keeps virtual keys, teams and usage. Nil: static keys only, and
+	// usage records go to the log line alone. The caller closes it after
+	// Close.
+	Store store.Store
 }
 
 // Server is the gateway. Create it with New.
@@ -49,6 +57,12 @@ type Server struct {
 	redis    *redis.Client // nil unless redis.url is set
 	stop     context.CancelFunc
 	bg       sync.WaitGroup // background loops, ended by Close
+
+	store   store.Store   // nil without a store
+	usage   *usage.Writer // nil without a store
+	limiter limit.Limiter
+	spender limit.Spender
+	ids     *identityCaches
 }
 
 // healthSyncInterval is how often a replica reads the breaker trips of the
@@ -63,7 +77,11 @@ type runtime struct {
 	rules     *route.Rules
 	fetcher   *fetch.Fetcher
 	providers map[string]*provider.Provider
-	keys      map[[32]byte]*config.Key // by SHA-256 of the secret
+	keys      map[[32]byte]*principal // static keys, by SHA-256 of the secret
+	teams     map[string]*teamInfo    // config teams
+	jwt       *auth.Verifier          // nil: JWTs are not accepted
+	prices    *usage.Prices
+	alerter   *limit.Alerter // nil: no budget webhook
 	adminHash [32]byte
 	hasAdmin  bool
 	open      bool // no keys at all: every caller is let in (loopback only)
@@ -75,9 +93,20 @@ type runtime struct {
 // New builds a Server serving cfg.
 func New(cfg *config.Config, opts Options) (*Server, error) {
 	s := &Server{log: opts.Logger, sim: opts.Simulator,
-		health: route.NewHealth(cfg.Routing.Breaker), budget: route.NewBudget(cfg.Routing.RetryBudget)}
+		health: route.NewHealth(cfg.Routing.Breaker), budget: route.NewBudget(cfg.Routing.RetryBudget),
+		store: opts.Store, ids: newIdentityCaches()}
 	if s.log == nil {
 		s.log = slog.Default()
+	}
+	var seed limit.Seeder
+	if s.store != nil {
+		seed = s.seedSpend
+		w, err := usage.NewWriter(usage.WriterOptions{Sink: s.store, SpoolDir: cfg.Usage.SpoolDir,
+			BatchSize: cfg.Usage.BatchSize, FlushEvery: cfg.Usage.FlushEvery.D(), RetryEvery: cfg.Usage.ReplayEvery.D(), Logger: s.log})
+		if err != nil {
+			return nil, err
+		}
+		s.usage = w
 	}
 	if cfg.Redis.URL != "" {
 		opt, err := redis.ParseURL(cfg.Redis.URL)
@@ -86,13 +115,17 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 		}
 		s.redis = redis.NewClient(opt)
 		// A dead replica's claim expires after the longest an attempt may run.
-		s.idem = cache.NewRedis(s.redis, "sb:", cfg.Routing.IdempotencyTTL.D(), 10*time.Minute)
-		s.health.SetShared(cache.NewBreakers(s.redis, "sb:"))
+		s.idem = cache.NewRedis(s.redis, cfg.Redis.Prefix, cfg.Routing.IdempotencyTTL.D(), 10*time.Minute)
+		s.health.SetShared(cache.NewBreakers(s.redis, cfg.Redis.Prefix))
+		s.limiter = limit.NewRedis(s.redis, cfg.Redis.Prefix)
+		s.spender = limit.NewRedisSpender(s.redis, cfg.Redis.Prefix, seed, cfg.Budgets.Thresholds)
 		ctx, stop := context.WithCancel(context.Background())
 		s.stop = stop
 		s.bg.Go(func() { s.health.Sync(ctx, healthSyncInterval) })
 	} else {
 		s.idem = cache.NewMemory(cfg.Routing.IdempotencyTTL.D(), 100_000)
+		s.limiter = limit.NewMemory()
+		s.spender = limit.NewMemorySpender(seed, cfg.Budgets.Thresholds)
 	}
 	if err := s.Apply(cfg); err != nil {
 		return nil, err
@@ -101,16 +134,40 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 	return s, nil
 }
 
-// Close releases the server's connections to shared stores.
+// Close flushes the usage records still queued (to the store, or to the
+// spool when it is down) and releases the server's connections to shared
+// stores. Call it after the HTTP server has drained.
 func (s *Server) Close() error {
+	var errs []error
+	if s.usage != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		errs = append(errs, s.usage.Close(ctx))
+		cancel()
+	}
+	if rt := s.rt.Load(); rt != nil && rt.alerter != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		errs = append(errs, rt.alerter.Close(ctx))
+		cancel()
+	}
 	if s.stop != nil {
 		s.stop()
 		s.bg.Wait()
 	}
+	s.ids.close()
 	if s.redis != nil {
-		return s.redis.Close()
+		errs = append(errs, s.redis.Close())
 	}
-	return nil
+	return errors.Join(errs...)
+}
+
+// seedSpend reads what a budget scope spent since a time from the usage
+// store, so a budget survives restarts.
+func (s *Server) seedSpend(ctx context.Context, scope string, since time.Time) (float64, error) {
+	kind, name, _ := cutScope(scope)
+	if kind == "team" {
+		return s.store.Spend(ctx, "", name, since)
+	}
+	return s.store.Spend(ctx, name, "", since)
 }
 
 // Apply makes cfg the config that new requests are served with. On error the
@@ -134,19 +191,36 @@ func (s *Server) Apply(cfg *config.Config) error {
 		fetcher: fetch.New(fetch.Config{Hosts: cfg.Images.FetchHosts, AllowPrivate: cfg.Images.AllowPrivate,
 			MaxBytes: int64(cfg.Images.MaxBytes)}),
 		providers: providers,
-		keys:      make(map[[32]byte]*config.Key, len(cfg.Keys)),
+		keys:      make(map[[32]byte]*principal, len(cfg.Keys)),
+		teams:     configTeams(cfg.Teams),
+		prices:    usage.NewPrices(prices(cfg.Prices)),
 		maxBody:   int64(cfg.Server.MaxBodyBytes),
 		loaded:    time.Now(),
 	}
 	for i := range cfg.Keys {
 		k := &cfg.Keys[i]
-		rt.keys[sha256.Sum256([]byte(k.Key))] = k
+		rt.keys[sha256.Sum256([]byte(k.Key))] = staticPrincipal(k)
+	}
+	if j := cfg.Auth.JWT; j.JWKSURL != "" || j.Key != "" {
+		v, err := auth.NewVerifier(auth.JWTConfig{JWKSURL: j.JWKSURL, Key: j.Key, Issuer: j.Issuer, Audience: j.Audience,
+			TeamClaim: j.TeamClaim, UserClaim: j.UserClaim, ModelsClaim: j.ModelsClaim}, &http.Client{Timeout: 5 * time.Second})
+		if err != nil {
+			return fmt.Errorf("auth.jwt: %w", err)
+		}
+		rt.jwt = v
+	}
+	if old != nil && old.alerter != nil && old.cfg.Budgets.WebhookURL == cfg.Budgets.WebhookURL {
+		rt.alerter = old.alerter
+	} else if cfg.Budgets.WebhookURL != "" {
+		rt.alerter = limit.NewAlerter(cfg.Budgets.WebhookURL, &http.Client{Timeout: 10 * time.Second}, s.log)
 	}
 	if cfg.Admin.Key != "" {
 		rt.hasAdmin = true
 		rt.adminHash = sha256.Sum256([]byte(cfg.Admin.Key))
 	}
-	rt.open = len(rt.keys) == 0 && !rt.hasAdmin
+	// Open mode needs nothing that names callers: no static keys, no admin
+	// key (so no virtual keys can be made), no JWT.
+	rt.open = len(rt.keys) == 0 && !rt.hasAdmin && rt.jwt == nil
 	var pairs []string
 	for _, sec := range cfg.Secrets() {
 		if len(sec) >= 4 { // shorter "secrets" would redact ordinary words
@@ -184,6 +258,14 @@ func (s *Server) routes() {
 	m.Handle("GET /healthz", s.handle(s.healthz))
 	m.Handle("GET /readyz", s.handle(s.readyz))
 	m.Handle("GET /admin/v1/providers", s.handle(s.adminProviders))
+	m.Handle("POST /admin/v1/keys", s.handle(s.adminCreateKey))
+	m.Handle("GET /admin/v1/keys", s.handle(s.adminListKeys))
+	m.Handle("GET /admin/v1/keys/{id}", s.handle(s.adminGetKey))
+	m.Handle("DELETE /admin/v1/keys/{id}", s.handle(s.adminRevokeKey))
+	m.Handle("POST /admin/v1/keys/{id}/rotate", s.handle(s.adminRotateKey))
+	m.Handle("POST /admin/v1/teams", s.handle(s.adminCreateTeam))
+	m.Handle("GET /admin/v1/teams", s.handle(s.adminListTeams))
+	m.Handle("GET /admin/v1/usage", s.handle(s.adminUsage))
 	m.Handle("/", s.handle(s.unknownRoute))
 	s.mux = m
 }
@@ -191,26 +273,6 @@ func (s *Server) routes() {
 // scrub removes every configured secret from s. Error messages pass through it
 // before they reach a client or a log line, whatever produced them.
 func (rt *runtime) scrub(s string) string { return rt.secrets.Replace(s) }
-
-// authenticate finds the caller's key. It returns nil with no error in open
-// mode and for the admin key (which may call everything).
-func (rt *runtime) authenticate(r *http.Request) (*config.Key, error) {
-	if rt.open {
-		return nil, nil
-	}
-	secret := bearer(r)
-	if secret == "" {
-		return nil, unauthorized("missing API key: send it as \"Authorization: Bearer KEY\" or \"x-api-key: KEY\"")
-	}
-	h := sha256.Sum256([]byte(secret))
-	if k, ok := rt.keys[h]; ok {
-		return k, nil
-	}
-	if rt.hasAdmin && subtle.ConstantTimeCompare(h[:], rt.adminHash[:]) == 1 {
-		return nil, nil
-	}
-	return nil, unauthorized("invalid API key: check the key you send; keys are issued by the gateway's operator, not by the upstream provider")
-}
 
 func bearer(r *http.Request) string {
 	if a := r.Header.Get("Authorization"); a != "" {
@@ -220,24 +282,6 @@ func bearer(r *http.Request) string {
 		return ""
 	}
 	return r.Header.Get("X-Api-Key")
-}
-
-// allows reports whether key k may call model name. A nil key (open mode or
-// admin) may call everything; an empty list allows every model; "provider/*"
-// allows every direct name on that provider.
-func allows(k *config.Key, name string) bool {
-	if k == nil || len(k.Models) == 0 {
-		return true
-	}
-	for _, m := range k.Models {
-		if m == name {
-			return true
-		}
-		if p, ok := strings.CutSuffix(m, "/*"); ok && strings.HasPrefix(name, p+"/") {
-			return true
-		}
-	}
-	return false
 }
 
 // endpoints are the paths served, with their method, for 404/405 messages.
@@ -250,6 +294,9 @@ var endpoints = map[string]string{
 	"/healthz":                  http.MethodGet,
 	"/readyz":                   http.MethodGet,
 	"/admin/v1/providers":       http.MethodGet,
+	"/admin/v1/keys":            "GET, POST",
+	"/admin/v1/teams":           "GET, POST",
+	"/admin/v1/usage":           http.MethodGet,
 }
 
 func (s *Server) unknownRoute(x *exchange, r *http.Request) error {
@@ -259,4 +306,12 @@ func (s *Server) unknownRoute(x *exchange, r *http.Request) error {
 			Message: fmt.Sprintf("%s %s is not supported: use %s", r.Method, r.URL.Path, m)}
 	}
 	return notFound("unknown_url", fmt.Sprintf("no endpoint %s %s: this gateway serves POST /v1/chat/completions, POST /v1/embeddings and GET /v1/models", r.Method, r.URL.Path))
+}
+
+func prices(in map[string]config.Price) map[string]usage.Price {
+	out := make(map[string]usage.Price, len(in))
+	for name, p := range in {
+		out[name] = usage.Price{Input: p.Input, Output: p.Output, CachedInput: p.CachedInput}
+	}
+	return out
 }

@@ -1,0 +1,142 @@
+// Package store keeps what must outlive a process: teams, virtual keys and
+// usage records. One schema serves the embedded SQLite file (the default)
+// and PostgreSQL (scaled out); migrations run at Open and are safe when
+// several replicas start at once.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// ErrNotFound is returned when a key or team does not exist.
+var ErrNotFound = errors.New("store: not found")
+
+// ErrConflict is returned when a unique name is already taken.
+var ErrConflict = errors.New("store: already exists")
+
+// Limits are the rate limits of a key or team; 0 means unlimited.
+type Limits struct {
+	RPM         int64 `json:"rpm,omitzero"`
+	TPM         int64 `json:"tpm,omitzero"`
+	MaxParallel int64 `json:"max_parallel,omitzero"`
+}
+
+// Budget is a spend cap in USD that resets every Period
+// ("daily", "weekly" or "monthly"; calendar periods in UTC). USD 0 means none.
+type Budget struct {
+	USD    float64 `json:"usd"`
+	Period string  `json:"period"`
+}
+
+// Team groups keys under shared limits and a shared budget.
+type Team struct {
+	ID        string            `json:"id"`
+	Name      string            `json:"name"` // unique
+	Models    []string          `json:"models,omitempty"`
+	Limits                      // rpm, tpm, max_parallel
+	Budget    Budget            `json:"budget,omitzero"`
+	Metadata  map[string]string `json:"metadata,omitempty"`
+	CreatedAt time.Time         `json:"created_at"`
+}
+
+// Key is a virtual key. The secret itself is never stored: Hash is the hex
+// SHA-256 of the secret, Prefix its first characters for people to recognise
+// it by. After a rotation the previous hash stays valid until OldUntil.
+type Key struct {
+	ID        string            `json:"id"`
+	Name      string            `json:"name"`
+	Team      string            `json:"team,omitempty"` // team name, "" for none
+	Prefix    string            `json:"prefix"`
+	Hash      string            `json:"-"`
+	OldHash   string            `json:"-"`
+	OldUntil  time.Time         `json:"old_valid_until,omitzero"`
+	Models    []string          `json:"models,omitempty"`    // empty: all
+	Endpoints []string          `json:"endpoints,omitempty"` // paths like /v1/chat/completions; empty: all
+	Limits                      // rpm, tpm, max_parallel
+	Budget    Budget            `json:"budget,omitzero"`
+	Metadata  map[string]string `json:"metadata,omitempty"`
+	ExpiresAt time.Time         `json:"expires_at,omitzero"` // zero: never
+	RevokedAt time.Time         `json:"revoked_at,omitzero"` // zero: live
+	CreatedAt time.Time         `json:"created_at"`
+}
+
+// UsageRecord is what one request cost. RequestID is unique: inserting a
+// record twice (a replay after a partial failure) keeps one.
+type UsageRecord struct {
+	RequestID    string        `json:"request_id"`
+	Time         time.Time     `json:"time"` // when the request arrived, UTC
+	KeyID        string        `json:"key_id,omitempty"`
+	KeyName      string        `json:"key,omitempty"`
+	Team         string        `json:"team,omitempty"`
+	User         string        `json:"user,omitempty"` // the request's end user
+	Endpoint     string        `json:"endpoint"`
+	ModelAsked   string        `json:"model"`
+	Provider     string        `json:"provider,omitempty"`
+	ModelUsed    string        `json:"upstream_model,omitempty"`
+	InputTokens  int64         `json:"input_tokens"`
+	OutputTokens int64         `json:"output_tokens"`
+	CachedTokens int64         `json:"cached_tokens"`
+	CostUSD      float64       `json:"cost_usd"`
+	Latency      time.Duration `json:"latency_ns"`
+	TTFT         time.Duration `json:"ttft_ns"`
+	Status       int           `json:"status"`
+	ErrorClass   string        `json:"error_class,omitempty"`
+	Attempts     int           `json:"attempts"`
+	CacheHit     bool          `json:"cache_hit"`
+	Stream       bool          `json:"stream"`
+}
+
+// UsageQuery selects usage records to aggregate. GroupBy is one of "team",
+// "key", "model", "provider", "user", "day" ("" aggregates everything into
+// one row); From is inclusive, To exclusive, zero means unbounded.
+type UsageQuery struct {
+	GroupBy string
+	From    time.Time
+	To      time.Time
+	Team    string // optional filter
+	KeyID   string // optional filter
+}
+
+// UsageRow is one group of an aggregation.
+type UsageRow struct {
+	Group        string  `json:"group"`
+	Requests     int64   `json:"requests"`
+	Errors       int64   `json:"errors"` // status >= 400
+	InputTokens  int64   `json:"input_tokens"`
+	OutputTokens int64   `json:"output_tokens"`
+	CachedTokens int64   `json:"cached_tokens"`
+	CostUSD      float64 `json:"cost_usd"`
+}
+
+// Store is the persistence the gateway needs. Every method is safe for
+// concurrent use.
+type Store interface {
+	CreateTeam(ctx context.Context, t Team) (Team, error) // fills ID and CreatedAt; ErrConflict on a taken name
+	Team(ctx context.Context, name string) (Team, error)  // ErrNotFound
+	Teams(ctx context.Context) ([]Team, error)
+
+	CreateKey(ctx context.Context, k Key) (Key, error) // fills ID (when empty) and CreatedAt; k.Hash must be set
+	// KeyByHash finds the key whose Hash is hash, or whose OldHash is hash
+	// and OldUntil is after now. Revoked and expired keys are returned too:
+	// the caller decides and says why it refuses them.
+	KeyByHash(ctx context.Context, hash string, now time.Time) (Key, error)
+	KeyByID(ctx context.Context, id string) (Key, error)
+	Keys(ctx context.Context) ([]Key, error)
+	RevokeKey(ctx context.Context, id string, at time.Time) error
+	// RotateKey gives key id a new hash and prefix; the current hash becomes
+	// OldHash, valid until oldUntil.
+	RotateKey(ctx context.Context, id, newHash, newPrefix string, oldUntil time.Time) (Key, error)
+
+	// InsertUsage writes records in one transaction; records whose
+	// RequestID is already stored are skipped.
+	InsertUsage(ctx context.Context, recs []UsageRecord) error
+	AggregateUsage(ctx context.Context, q UsageQuery) ([]UsageRow, error)
+	// Spend is the cost of the usage of a key (by ID) or a team (by name)
+	// since a time: it seeds budget counters after a restart.
+	Spend(ctx context.Context, keyID, team string, since time.Time) (float64, error)
+
+	Ping(ctx context.Context) error
+	Close() error
+}
