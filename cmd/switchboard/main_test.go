@@ -197,3 +197,19 @@ func TestServeReloadsOnSIGHUP(t *testing.T) {
 		t.Errorf("serve: %v", err)
 	}
 }
+
+// TestMain runs the package's tests in a scratch directory: serve on the
+// built-in defaults makes its SQLite store under ./data, which must not land
+// in the source tree.
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "switchboard-cmd-test")
+	if err != nil {
+		panic(err)
+	}
+	if err := os.Chdir(dir); err != nil {
+		panic(err)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
