@@ -468,3 +468,66 @@ teams: [{name: ops}]
 		}
 	})
 }
+
+// TestBudgets: a key's budget is checked before the call and charged after
+// it, the alert webhook hears the thresholds crossed, and the spend
+// survives a restart (seeded from the usage records).
+func TestBudgets(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		up := newUpstream(t, emulator.Options{})
+		type alert struct {
+			Type      string  `json:"type"`
+			Scope     string  `json:"scope"`
+			Threshold float64 `json:"threshold"`
+		}
+		alerts := make(chan alert, 16)
+		hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			var a alert
+			body, _ := io.ReadAll(r.Body)
+			if err := json.Unmarshal(body, &a, json.RejectUnknownMembers(false)); err != nil {
+				t.Errorf("webhook body %s: %v", body, err)
+			}
+			alerts <- a
+		}))
+		defer hook.Close()
+		cfg := tenancyConfig + fmt.Sprintf(`
+prices: {gpt-4o: {input: 1000000, output: 1000000}}
+budgets: {webhook_url: %q, thresholds: [0.5, 1.0]}
+`, hook.URL)
+		g, _, dsn := tenancyGateway(t, b, cfg, up, "", "")
+		url := g.URL + "/v1/chat/completions"
+		// One request costs its total tokens in dollars; 10 tokens here
+		// (the emulator's answer to this prompt), so a $15 budget allows two.
+		id, secret := createKey(t, g, `{"name":"spender","budget":{"usd":15,"period":"daily"}}`)
+		for i := range 2 {
+			if st, _, out := call(t, "POST", url, secret, tenChat); st != 200 {
+				t.Fatalf("request %d within budget = %d %s", i+1, st, out)
+			}
+		}
+		st, h, out := call(t, "POST", url, secret, tenChat)
+		wantError(t, "request over the key budget", st, out, 429, "budget_exceeded", `key \"spender\"`)
+		if ra, _ := strconv.Atoi(h.Get("Retry-After")); ra < 1 || ra > 86400 {
+			t.Errorf("retry-after = %q, want the seconds until the daily budget resets", h.Get("Retry-After"))
+		}
+		got := map[float64]string{}
+		for len(got) < 2 {
+			select {
+			case a := <-alerts:
+				got[a.Threshold] = a.Scope
+			case <-time.After(5 * time.Second):
+				t.Fatalf("webhook got %v, want thresholds 0.5 and 1.0", got)
+			}
+		}
+		if got[0.5] != "key:"+id || got[1.0] != "key:"+id {
+			t.Errorf("webhook alerts = %v, want 0.5 and 1.0 for key:%s", got, id)
+		}
+		if b.redis {
+			return // the spend lives in Redis; the restart below is about memory
+		}
+		// A new gateway on the same store knows what was spent.
+		g.Close()
+		g2, _, _ := tenancyGateway(t, b, cfg, up, dsn, "")
+		st, _, out = call(t, "POST", g2.URL+"/v1/chat/completions", secret, tenChat)
+		wantError(t, "over-budget key after a restart", st, out, 429, "budget_exceeded", "spender")
+	})
+}
