@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/go-json-experiment/json"
 	"github.com/switchboard-gw/switchboard/internal/provider"
 	"github.com/switchboard-gw/switchboard/internal/route"
 	"github.com/switchboard-gw/switchboard/internal/sse"
@@ -40,7 +41,7 @@ func (s *Server) messages(x *exchange, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.admit(x, r, key, req.Model, "", body); err != nil {
+	if err := s.admit(x, r, key, req.Model, messagesUser(body), body); err != nil {
 		return err
 	}
 	out := getBuf()
@@ -194,3 +195,20 @@ func (c *inboundConv) event(dst []byte, ev sse.Event) ([]byte, error) {
 func (c *inboundConv) end(dst []byte) []byte { return dst }
 func (c *inboundConv) complete() bool        { return c.done }
 func (c *inboundConv) failed() bool          { return false }
+
+// messagesUser is metadata.user_id of a Messages request, the end user for
+// limits and usage. The body is decoded only when it names one.
+func messagesUser(body []byte) string {
+	if !bytes.Contains(body, []byte(`"user_id"`)) {
+		return ""
+	}
+	var m struct {
+		Metadata struct {
+			UserID string `json:"user_id"`
+		} `json:"metadata"`
+	}
+	if json.Unmarshal(body, &m) != nil {
+		return ""
+	}
+	return m.Metadata.UserID
+}

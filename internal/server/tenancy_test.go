@@ -531,3 +531,20 @@ budgets: {webhook_url: %q, thresholds: [0.5, 1.0]}
 		wantError(t, "over-budget key after a restart", st, out, 429, "budget_exceeded", "spender")
 	})
 }
+
+// TestMessagesEndUser: on /v1/messages the end user is metadata.user_id.
+func TestMessagesEndUser(t *testing.T) {
+	up := newUpstream(t, emulator.Options{})
+	g, _, _ := tenancyGateway(t, backend{"sqlite", sqliteDSN, false}, tenancyConfig+"limits: {user: {rpm: 1}}\n", up, "", "")
+	body := `{"model":"gpt-4o","max_tokens":64,"metadata":{"user_id":"carol"},"messages":[{"role":"user","content":"hi"}]}`
+	if st, _, out := call(t, "POST", g.URL+"/v1/messages", adminKey, body); st != 200 {
+		t.Fatalf("first message = %d %s", st, out)
+	}
+	st, _, out := call(t, "POST", g.URL+"/v1/messages", adminKey, body)
+	if st != 429 || !strings.Contains(out, `"type":"rate_limit_error"`) || !strings.Contains(out, "carol") {
+		t.Errorf("carol's second message on user rpm 1 = %d %s, want an Anthropic-shaped 429 naming her", st, out)
+	}
+	if st, _, out := call(t, "POST", g.URL+"/v1/messages", adminKey, strings.Replace(body, "carol", "dave", 1)); st != 200 {
+		t.Errorf("dave's first message = %d %s", st, out)
+	}
+}
