@@ -37,6 +37,8 @@ type Config struct {
 	Budgets   Budgets          `yaml:"budgets"`
 	Prices    map[string]Price `yaml:"prices"`
 	Usage     Usage            `yaml:"usage"`
+	Privacy   Privacy          `yaml:"privacy"`
+	Tracing   Tracing          `yaml:"tracing"`
 
 	// Source is the file the config came from, "" for the built-in defaults.
 	Source string `yaml:"-"`
@@ -262,6 +264,40 @@ type Key struct {
 	Budget      Budget   `yaml:"budget"`       // USD spend cap per period
 	Shape       Shape    `yaml:"shape"`        // bounds on this key's requests
 	Team        string   `yaml:"team"`         // team the key belongs to: its limits, budget and rules
+	Privacy     string   `yaml:"privacy"`      // prompt privacy for this key: off | hash | sample; default privacy.mode
+	LogPrompts  bool     `yaml:"log_prompts"`  // consent to raw prompts being kept in sample mode
+}
+
+// Privacy says what the gateway keeps of prompts and answers.
+type Privacy struct {
+	// Mode is off (nothing), hash (default: a keyed hash of the prompt and
+	// of the answer, so repeats can be found without the text) or sample
+	// (hashes, plus the raw text of SampleRate of the requests of keys with
+	// log_prompts: true).
+	Mode string `yaml:"mode"`
+	// HashKey keys the hashes. Default: a random key made once and kept in
+	// the store, shared by every replica.
+	HashKey string `yaml:"hash_key"`
+	// SampleRate is the fraction of a consenting key's requests whose text is
+	// kept in sample mode. Default 0.01.
+	SampleRate float64 `yaml:"sample_rate"`
+	// Retention is how long raw text is kept before the purge deletes it.
+	// Default 720h (30 days).
+	Retention Duration `yaml:"retention"`
+	// PurgeEvery is how often the purge runs. Default 1h.
+	PurgeEvery Duration `yaml:"purge_every"`
+}
+
+// Tracing exports OpenTelemetry traces over OTLP/HTTP. Off unless Endpoint
+// is set.
+type Tracing struct {
+	// Endpoint is the collector's OTLP/HTTP base URL, e.g.
+	// http://otel-collector:4318 (spans go to /v1/traces).
+	Endpoint string            `yaml:"endpoint"`
+	Headers  map[string]string `yaml:"headers"`
+	// SampleRatio of new traces; a sampled incoming traceparent is always
+	// followed. Default 1.
+	SampleRatio float64 `yaml:"sample_ratio"`
 }
 
 // Budget caps spend in USD over a calendar period in UTC (daily, weekly
@@ -652,6 +688,13 @@ func (c *Config) Secrets() []string {
 	}
 	add(urlPassword(c.Store.DSN))
 	add(urlPassword(c.Redis.URL))
+	add(c.Auth.JWT.Key) // an HMAC secret (a PEM public key is harmless, but long enough not to matter)
+	add(c.Privacy.HashKey)
+	for name, v := range c.Tracing.Headers {
+		if secretHeader(name) {
+			add(v)
+		}
+	}
 	return out
 }
 

@@ -60,6 +60,8 @@ func TestDefault(t *testing.T) {
 		Budgets: Budgets{Thresholds: []float64{0.5, 0.8, 1}},
 		Usage:   Usage{SpoolDir: "data/spool", BatchSize: 500, FlushEvery: Duration(200 * time.Millisecond), ReplayEvery: Duration(5 * time.Second)},
 		Redis:   Redis{Prefix: "sb:"},
+		Privacy: Privacy{Mode: "hash", SampleRate: 0.01, Retention: Duration(720 * time.Hour), PurgeEvery: Duration(time.Hour)},
+		Tracing: Tracing{SampleRatio: 1},
 	}
 	if diff := cmp.Diff(want, Default()); diff != "" {
 		t.Errorf("Default() mismatch (-want +got):\n%s", diff)
@@ -661,6 +663,10 @@ auth: {jwt: {jwks_url: "https://idp.example/jwks.json", audience: gw}}
 		{"auth: {mtls: {principal: serial}}", "auth.mtls.principal"},
 		{"auth: {mtls: {teams: {svc: ml}}}", "client_ca_file"},
 		{"prices: {m: {input: -1}}", "prices.m"},
+		{"privacy: {mode: full}", "privacy.mode"},
+		{"keys: [{name: a, key: k1, privacy: raw}]", "keys[0].privacy"},
+		{"privacy: {sample_rate: 2}", "privacy.sample_rate"},
+		{"tracing: {endpoint: collector:4318}", "tracing.endpoint"},
 	} {
 		_, err := Parse([]byte(tc.in), "test.yaml", nil)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -65,6 +65,21 @@ func fillTenancy(c *Config) {
 			c.Usage.SpoolDir = filepath.Join(filepath.Dir(c.Store.DSN), "spool")
 		}
 	}
+	if c.Privacy.Mode == "" {
+		c.Privacy.Mode = "hash"
+	}
+	if c.Privacy.SampleRate == 0 {
+		c.Privacy.SampleRate = 0.01
+	}
+	if c.Privacy.Retention == 0 {
+		c.Privacy.Retention = Duration(720 * time.Hour)
+	}
+	if c.Privacy.PurgeEvery == 0 {
+		c.Privacy.PurgeEvery = Duration(time.Hour)
+	}
+	if c.Tracing.SampleRatio == 0 {
+		c.Tracing.SampleRatio = 1
+	}
 	if c.Auth.KeyCacheTTL == 0 {
 		c.Auth.KeyCacheTTL = Duration(DefaultKeyCacheTTL)
 	}
@@ -150,6 +165,25 @@ func (v *validator) tenancy(c *Config) {
 	}
 	if c.Usage.BatchSize < 0 {
 		v.errorf("usage.batch_size", "must be positive")
+	}
+	modes := []string{"off", "hash", "sample"}
+	if !slices.Contains(modes, c.Privacy.Mode) {
+		v.errorf("privacy.mode", "%s is not a privacy mode: use off, hash or sample", v.show("privacy.mode", c.Privacy.Mode))
+	}
+	for i, k := range c.Keys {
+		if k.Privacy != "" && !slices.Contains(modes, k.Privacy) {
+			at := fmt.Sprintf("keys[%d].privacy", i)
+			v.errorf(at, "%s is not a privacy mode: use off, hash or sample", v.show(at, k.Privacy))
+		}
+	}
+	if r := c.Privacy.SampleRate; r < 0 || r > 1 {
+		v.errorf("privacy.sample_rate", "must be a fraction between 0 and 1")
+	}
+	if c.Tracing.Endpoint != "" {
+		v.absURL("tracing.endpoint", c.Tracing.Endpoint)
+	}
+	if r := c.Tracing.SampleRatio; r < 0 || r > 1 {
+		v.errorf("tracing.sample_ratio", "must be a fraction between 0 and 1")
 	}
 	j := c.Auth.JWT
 	if j.JWKSURL != "" && j.Key != "" {

@@ -12,6 +12,7 @@ import (
 	"github.com/go-json-experiment/json"
 	"github.com/switchboard-gw/switchboard/internal/auth"
 	"github.com/switchboard-gw/switchboard/internal/config"
+	"github.com/switchboard-gw/switchboard/internal/privacy"
 	"github.com/switchboard-gw/switchboard/internal/store"
 )
 
@@ -38,6 +39,8 @@ type keyRequest struct {
 	Budget      *budgetJSON       `json:"budget"`
 	ExpiresAt   string            `json:"expires_at"` // RFC 3339 time, or a duration from now such as "720h"
 	Metadata    map[string]string `json:"metadata"`
+	Privacy     string            `json:"privacy"`     // "", off, hash, sample
+	LogPrompts  bool              `json:"log_prompts"` // consent to sampling of raw prompts
 }
 
 type teamRequest struct {
@@ -142,6 +145,9 @@ func (s *Server) adminCreateKey(x *exchange, r *http.Request) error {
 			return badRequest(fmt.Sprintf("endpoints[%d]", i), fmt.Sprintf("%q is not an endpoint a key can be scoped to: use one of %s", e, strings.Join(config.Endpoints, ", ")))
 		}
 	}
+	if req.Privacy != "" && !slices.Contains(privacy.Modes, req.Privacy) {
+		return badRequest("privacy", fmt.Sprintf("privacy %q is not one of off, hash, sample (or leave it out for the gateway's mode)", req.Privacy))
+	}
 	var expires time.Time
 	if req.ExpiresAt != "" {
 		if d, err := time.ParseDuration(req.ExpiresAt); err == nil && d > 0 {
@@ -170,7 +176,7 @@ func (s *Server) adminCreateKey(x *exchange, r *http.Request) error {
 	}
 	k, err := s.store.CreateKey(r.Context(), store.Key{Name: req.Name, Team: req.Team, Prefix: prefix, Hash: hash,
 		Models: req.Models, Endpoints: req.Endpoints, Limits: store.Limits{RPM: req.RPM, TPM: req.TPM, MaxParallel: req.MaxParallel},
-		Budget: budget, Metadata: req.Metadata, ExpiresAt: expires})
+		Budget: budget, Metadata: req.Metadata, ExpiresAt: expires, Privacy: req.Privacy, LogPrompts: req.LogPrompts})
 	if errors.Is(err, store.ErrConflict) {
 		return &Error{Status: http.StatusConflict, Type: "invalid_request_error", Code: "key_exists", Param: "name",
 			Message: fmt.Sprintf("a live key named %q already exists: pick another name, or revoke or rotate that key", req.Name)}

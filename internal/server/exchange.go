@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/switchboard-gw/switchboard/internal/privacy"
 	"github.com/switchboard-gw/switchboard/internal/wire/openai"
 )
 
@@ -31,15 +32,19 @@ type exchange struct {
 	user      string     // the end user, for limits and usage
 	admitted  *admission // what the limit hop took, nil when nothing
 	cacheHit  bool
-	model     string // model the client asked for
-	provider  string // provider that answered
-	upstream  string // upstream model
-	attempts  int
-	usage     openai.Usage
-	hasUsage  bool
-	ttfb      time.Duration // time to first byte written to the client
-	errClass  string
-	streaming bool
+
+	privacy    privacy.Policy
+	promptHash string
+	promptText string // only when privacy.Raw
+	model      string // model the client asked for
+	provider   string // provider that answered
+	upstream   string // upstream model
+	attempts   int
+	usage      openai.Usage
+	hasUsage   bool
+	ttfb       time.Duration // time to first byte written to the client
+	errClass   string
+	streaming  bool
 
 	// anthropic: the client speaks Anthropic Messages (/v1/messages), so
 	// errors are written in its shape.

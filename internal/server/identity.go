@@ -28,6 +28,8 @@ type principal struct {
 	models    []string
 	endpoints []string
 	shape     config.Shape
+	privacy   string // the key's prompt privacy mode, "" for the global one
+	consent   bool   // the key's owner lets raw prompts be sampled
 	limits    store.Limits
 	budget    store.Budget
 	team      *teamInfo // nil: no team
@@ -157,7 +159,7 @@ func (s *Server) virtualKey(x *exchange, r *http.Request, secret string) (*princ
 		return nil, unauthorized(fmt.Sprintf("API key %q was rotated and this secret stopped working at %s; use the new secret", k.Name, k.OldUntil.UTC().Format(time.RFC3339)))
 	}
 	p := &principal{kind: "virtual", name: k.Name, keyID: k.ID, models: k.Models, endpoints: k.Endpoints,
-		limits: k.Limits, budget: k.Budget}
+		limits: k.Limits, budget: k.Budget, privacy: k.Privacy, consent: k.LogPrompts}
 	if k.Team != "" {
 		p.team = &teamInfo{name: k.Team}
 	}
@@ -167,6 +169,13 @@ func (s *Server) virtualKey(x *exchange, r *http.Request, secret string) (*princ
 // jwtPrincipal verifies a bearer JWT and maps its claims.
 func (s *Server) jwtPrincipal(x *exchange, r *http.Request, token string) (*principal, error) {
 	c, err := x.rt.jwt.Verify(r.Context(), token)
+	if errors.Is(err, auth.ErrKeysUnavailable) {
+		// The identity provider's outage, not the caller's fault: a 503 to
+		// retry, without the JWKS URL.
+		s.log.Error("JWT keys unavailable", "request_id", x.id, "error", err)
+		return nil, &Error{Status: http.StatusServiceUnavailable, Type: "server_error", Code: "jwks_unavailable", RetryAfter: "5",
+			Message: "the gateway cannot verify bearer tokens right now (its identity provider's keys are unreachable); retry shortly"}
+	}
 	if err != nil {
 		return nil, unauthorized("invalid bearer token: " + err.Error())
 	}
@@ -240,6 +249,7 @@ func (s *Server) withTeam(x *exchange, p *principal) (*principal, error) {
 func staticPrincipal(k *config.Key) *principal {
 	p := &principal{kind: "static", name: k.Name, keyID: "cfg:" + k.Name, models: k.Models, endpoints: k.Endpoints,
 		shape: k.Shape, limits: store.Limits{RPM: k.RPM, TPM: k.TPM, MaxParallel: k.MaxParallel},
+		privacy: k.Privacy, consent: k.LogPrompts,
 		budget: store.Budget{USD: k.Budget.USD, Period: k.Budget.Period}}
 	if k.Team != "" {
 		p.team = &teamInfo{name: k.Team}

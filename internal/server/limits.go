@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/switchboard-gw/switchboard/internal/limit"
+	"github.com/switchboard-gw/switchboard/internal/privacy"
 	"github.com/switchboard-gw/switchboard/internal/store"
 	"github.com/switchboard-gw/switchboard/internal/usage"
 )
@@ -227,6 +228,14 @@ func (s *Server) settle(x *exchange) {
 	}
 	if p != nil {
 		rec.KeyID = p.keyID
+	}
+	if x.privacy.HashOn {
+		rec.PromptHash = x.promptHash
+		text := privacy.Text(x.captured)
+		rec.ResponseHash = privacy.Sum(s.hashKey(rt), text)
+		if x.privacy.Raw {
+			rec.PromptText, rec.ResponseText = x.promptText, string(text)
+		}
 	}
 	s.usage.Record(rec)
 }

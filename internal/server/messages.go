@@ -41,6 +41,7 @@ func (s *Server) messages(x *exchange, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	s.notePrompt(x, key, body)
 	if err := s.admit(x, r, key, req.Model, messagesUser(body), body); err != nil {
 		return err
 	}

@@ -73,6 +73,7 @@ func (s *Server) proxy(x *exchange, r *http.Request, op provider.Op) error {
 	if err != nil {
 		return err
 	}
+	s.notePrompt(x, key, body)
 	if err := s.admit(x, r, key, req.Model, req.User, body); err != nil {
 		return err
 	}

@@ -56,13 +56,16 @@ type Server struct {
 	idem     idempotencyStore
 	redis    *redis.Client // nil unless redis.url is set
 	stop     context.CancelFunc
-	bg       sync.WaitGroup // background loops, ended by Close
+	bgCtx    context.Context // ended by Close
+	bg       sync.WaitGroup  // background loops, ended by Close
 
 	store   store.Store   // nil without a store
 	usage   *usage.Writer // nil without a store
 	limiter limit.Limiter
 	spender limit.Spender
 	ids     *identityCaches
+
+	storedHashKey []byte // prompt hash key from the store (or this process)
 }
 
 // healthSyncInterval is how often a replica reads the breaker trips of the
@@ -82,6 +85,7 @@ type runtime struct {
 	jwt       *auth.Verifier          // nil: JWTs are not accepted
 	prices    *usage.Prices
 	alerter   *limit.Alerter // nil: no budget webhook
+	hashKey   []byte         // privacy.hash_key, nil for the stored one
 	adminHash [32]byte
 	hasAdmin  bool
 	open      bool // no keys at all: every caller is let in (loopback only)
@@ -120,15 +124,25 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 		s.limiter = limit.NewRedis(s.redis, cfg.Redis.Prefix)
 		s.spender = limit.NewRedisSpender(s.redis, cfg.Redis.Prefix, seed, cfg.Budgets.Thresholds)
 		ctx, stop := context.WithCancel(context.Background())
-		s.stop = stop
+		s.stop, s.bgCtx = stop, ctx
 		s.bg.Go(func() { s.health.Sync(ctx, healthSyncInterval) })
 	} else {
 		s.idem = cache.NewMemory(cfg.Routing.IdempotencyTTL.D(), 100_000)
 		s.limiter = limit.NewMemory()
 		s.spender = limit.NewMemorySpender(seed, cfg.Budgets.Thresholds)
 	}
+	if err := s.loadHashKey(context.Background()); err != nil {
+		return nil, fmt.Errorf("privacy hash key: %w", err)
+	}
 	if err := s.Apply(cfg); err != nil {
 		return nil, err
+	}
+	if s.store != nil {
+		if s.stop == nil {
+			ctx, stop := context.WithCancel(context.Background())
+			s.stop, s.bgCtx = stop, ctx
+		}
+		s.bg.Go(func() { s.purgeLoop(s.bgCtx) })
 	}
 	s.routes()
 	return s, nil
@@ -201,6 +215,9 @@ func (s *Server) Apply(cfg *config.Config) error {
 		k := &cfg.Keys[i]
 		rt.keys[sha256.Sum256([]byte(k.Key))] = staticPrincipal(k)
 	}
+	if cfg.Privacy.HashKey != "" {
+		rt.hashKey = []byte(cfg.Privacy.HashKey)
+	}
 	if j := cfg.Auth.JWT; j.JWKSURL != "" || j.Key != "" {
 		v, err := auth.NewVerifier(auth.JWTConfig{JWKSURL: j.JWKSURL, Key: j.Key, Issuer: j.Issuer, Audience: j.Audience,
 			TeamClaim: j.TeamClaim, UserClaim: j.UserClaim, ModelsClaim: j.ModelsClaim}, &http.Client{Timeout: 5 * time.Second})
@@ -266,6 +283,9 @@ func (s *Server) routes() {
 	m.Handle("POST /admin/v1/teams", s.handle(s.adminCreateTeam))
 	m.Handle("GET /admin/v1/teams", s.handle(s.adminListTeams))
 	m.Handle("GET /admin/v1/usage", s.handle(s.adminUsage))
+	m.Handle("GET /admin/v1/usage/daily", s.handle(s.adminDaily))
+	m.Handle("GET /admin/v1/requests", s.handle(s.adminRequests))
+	m.Handle("GET /admin/v1/requests/{id}/text", s.handle(s.adminRequestText))
 	m.Handle("/", s.handle(s.unknownRoute))
 	s.mux = m
 }
@@ -297,6 +317,8 @@ var endpoints = map[string]string{
 	"/admin/v1/keys":            "GET, POST",
 	"/admin/v1/teams":           "GET, POST",
 	"/admin/v1/usage":           http.MethodGet,
+	"/admin/v1/usage/daily":     http.MethodGet,
+	"/admin/v1/requests":        http.MethodGet,
 }
 
 func (s *Server) unknownRoute(x *exchange, r *http.Request) error {

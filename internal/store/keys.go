@@ -14,7 +14,8 @@ import (
 var ErrRevoked = fmt.Errorf("store: key is revoked: %w", ErrNotFound)
 
 const keyColumns = `id, name, team, prefix, hash, old_hash, old_until, models, endpoints,
-	rpm, tpm, max_parallel, budget_usd, budget_period, metadata, expires_at, revoked_at, created_at`
+	rpm, tpm, max_parallel, budget_usd, budget_period, metadata, expires_at, revoked_at, created_at,
+	privacy, log_prompts`
 
 func (s *sqlStore) CreateKey(ctx context.Context, k Key) (Key, error) {
 	if k.Hash == "" {
@@ -37,10 +38,11 @@ func (s *sqlStore) CreateKey(ctx context.Context, k Key) (Key, error) {
 		return Key{}, fmt.Errorf("store: create key: metadata: %w", err)
 	}
 	_, err = s.exec(ctx, `INSERT INTO keys (`+keyColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		k.ID, k.Name, k.Team, k.Prefix, k.Hash, k.OldHash, toMicro(k.OldUntil), models, endpoints,
 		k.RPM, k.TPM, k.MaxParallel, k.Budget.USD, k.Budget.Period, meta,
-		toMicro(k.ExpiresAt), toMicro(k.RevokedAt), toMicro(k.CreatedAt))
+		toMicro(k.ExpiresAt), toMicro(k.RevokedAt), toMicro(k.CreatedAt),
+		k.Privacy, boolInt(k.LogPrompts))
 	// The unique constraints are the id, the hash and the name among live
 	// keys (a partial index); any of them taken is a conflict.
 	if isUniqueViolation(err) {
@@ -155,10 +157,11 @@ func scanKey(r scanner) (Key, error) {
 		k                                        Key
 		models, endpoints, meta                  string
 		oldUntil, expires, revoked, createdMicro int64
+		logPrompts                               int64
 	)
 	if err := r.Scan(&k.ID, &k.Name, &k.Team, &k.Prefix, &k.Hash, &k.OldHash, &oldUntil,
 		&models, &endpoints, &k.RPM, &k.TPM, &k.MaxParallel, &k.Budget.USD, &k.Budget.Period,
-		&meta, &expires, &revoked, &createdMicro); err != nil {
+		&meta, &expires, &revoked, &createdMicro, &k.Privacy, &logPrompts); err != nil {
 		return Key{}, err
 	}
 	var err error
@@ -175,5 +178,6 @@ func scanKey(r scanner) (Key, error) {
 	k.ExpiresAt = fromMicro(expires)
 	k.RevokedAt = fromMicro(revoked)
 	k.CreatedAt = fromMicro(createdMicro)
+	k.LogPrompts = logPrompts != 0
 	return k, nil
 }

@@ -57,9 +57,14 @@ type Key struct {
 	Limits                      // rpm, tpm, max_parallel
 	Budget    Budget            `json:"budget,omitzero"`
 	Metadata  map[string]string `json:"metadata,omitempty"`
-	ExpiresAt time.Time         `json:"expires_at,omitzero"` // zero: never
-	RevokedAt time.Time         `json:"revoked_at,omitzero"` // zero: live
-	CreatedAt time.Time         `json:"created_at"`
+	// Privacy overrides the gateway's prompt privacy mode for this key:
+	// "" (the global mode), "off", "hash" or "sample". LogPrompts is the
+	// key owner's consent to raw prompts being kept in sample mode.
+	Privacy    string    `json:"privacy,omitempty"`
+	LogPrompts bool      `json:"log_prompts,omitzero"`
+	ExpiresAt  time.Time `json:"expires_at,omitzero"` // zero: never
+	RevokedAt  time.Time `json:"revoked_at,omitzero"` // zero: live
+	CreatedAt  time.Time `json:"created_at"`
 }
 
 // UsageRecord is what one request cost. RequestID is unique: inserting a
@@ -86,6 +91,53 @@ type UsageRecord struct {
 	Attempts     int           `json:"attempts"`
 	CacheHit     bool          `json:"cache_hit"`
 	Stream       bool          `json:"stream"`
+	// PromptHash and ResponseHash are keyed hashes (hex HMAC-SHA256) of the
+	// prompt and the answer's text, so repeats can be found without the
+	// text; "" when prompt privacy is off.
+	PromptHash   string `json:"prompt_hash,omitempty"`
+	ResponseHash string `json:"response_hash,omitempty"`
+	// PromptText and ResponseText are the raw text of a sampled request of a
+	// consenting key, kept apart (request_texts) and purged after the
+	// retention period; "" otherwise. They travel with the record so that
+	// the spool keeps them while the store is down.
+	PromptText   string `json:"prompt_text,omitempty"`
+	ResponseText string `json:"response_text,omitempty"`
+}
+
+// RequestQuery selects records of the request log, newest first. Zero
+// fields do not filter. Status 0 means any; StatusMin/StatusMax select a
+// range (e.g. 400..599 for failures). Limit defaults to 100, at most 1000.
+// Before pages: records strictly older than the record with this request id.
+type RequestQuery struct {
+	KeyID     string
+	KeyName   string
+	Team      string
+	Model     string // the model asked
+	Status    int
+	StatusMin int
+	StatusMax int
+	From      time.Time
+	To        time.Time
+	Limit     int
+	Before    string
+}
+
+// RequestText is the raw text kept for a sampled request.
+type RequestText struct {
+	RequestID string    `json:"request_id"`
+	Time      time.Time `json:"time"`
+	Prompt    string    `json:"prompt"`
+	Response  string    `json:"response"`
+}
+
+// DailyRow is one day of one team's or model's usage.
+type DailyRow struct {
+	Day          string  `json:"day"` // YYYY-MM-DD, UTC
+	Group        string  `json:"group"`
+	Requests     int64   `json:"requests"`
+	InputTokens  int64   `json:"input_tokens"`
+	OutputTokens int64   `json:"output_tokens"`
+	CostUSD      float64 `json:"cost_usd"`
 }
 
 // UsageQuery selects usage records to aggregate. GroupBy is one of "team",
@@ -136,6 +188,22 @@ type Store interface {
 	// Spend is the cost of the usage of a key (by ID) or a team (by name)
 	// since a time: it seeds budget counters after a restart.
 	Spend(ctx context.Context, keyID, team string, since time.Time) (float64, error)
+
+	// ListRequests reads the request log (the usage records, without their
+	// raw text) newest first.
+	ListRequests(ctx context.Context, q RequestQuery) ([]UsageRecord, error)
+	// RequestText is the raw text kept for a request; ErrNotFound when none
+	// (not sampled, or purged).
+	RequestText(ctx context.Context, requestID string) (RequestText, error)
+	// PurgeTexts deletes the raw text of requests older than before, and
+	// nothing else; it returns how many were deleted.
+	PurgeTexts(ctx context.Context, before time.Time) (int64, error)
+	// DailyUsage is requests, tokens and cost per UTC day and per team or
+	// model (by = "team" | "model"), From inclusive, To exclusive.
+	DailyUsage(ctx context.Context, by string, from, to time.Time) ([]DailyRow, error)
+	// Setting returns the value stored under name, storing create() first
+	// when there is none; replicas racing to create agree on one value.
+	Setting(ctx context.Context, name string, create func() (string, error)) (string, error)
 
 	Ping(ctx context.Context) error
 	Close() error

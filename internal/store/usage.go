@@ -9,11 +9,11 @@ import (
 
 const usageColumns = `request_id, ts, day, key_id, key_name, team, user_name, endpoint,
 	model_asked, provider, model_used, input_tokens, output_tokens, cached_tokens, cost_usd,
-	latency_us, ttft_us, status, error_class, attempts, cache_hit, stream`
+	latency_us, ttft_us, status, error_class, attempts, cache_hit, stream, prompt_hash, response_hash`
 
-const usageArity = 22 // number of usageColumns
+const usageArity = 24 // number of usageColumns
 
-// usageChunk is how many records one multi-row INSERT carries: 40*22 = 880
+// usageChunk is how many records one multi-row INSERT carries: 40*24 = 960
 // parameters stays under SQLite's historical 999-variable limit, and cuts
 // PostgreSQL round trips 40-fold compared with one statement per record.
 const usageChunk = 40
@@ -34,8 +34,15 @@ func usageArgs(args []any, r *UsageRecord) []any {
 		r.RequestID, toMicro(t), t.Format("2006-01-02"), r.KeyID, r.KeyName, r.Team, r.User, r.Endpoint,
 		r.ModelAsked, r.Provider, r.ModelUsed, r.InputTokens, r.OutputTokens, r.CachedTokens, r.CostUSD,
 		r.Latency.Microseconds(), r.TTFT.Microseconds(), int64(r.Status), r.ErrorClass, int64(r.Attempts),
-		boolInt(r.CacheHit), boolInt(r.Stream))
+		boolInt(r.CacheHit), boolInt(r.Stream), r.PromptHash, r.ResponseHash)
 }
+
+// textInsert keeps the raw text of a sampled request. Like usage, a replay
+// keeps the first row.
+const textInsert = `INSERT INTO request_texts (request_id, ts, prompt, response) VALUES (?, ?, ?, ?)
+	ON CONFLICT (request_id) DO NOTHING`
+
+func hasText(r *UsageRecord) bool { return r.PromptText != "" || r.ResponseText != "" }
 
 func (s *sqlStore) InsertUsage(ctx context.Context, recs []UsageRecord) (err error) {
 	if len(recs) == 0 {
@@ -68,6 +75,9 @@ func (s *sqlStore) InsertUsage(ctx context.Context, recs []UsageRecord) (err err
 			return err
 		}
 	}
+	if err := s.insertTexts(ctx, tx, recs); err != nil {
+		return err
+	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("store: insert usage: commit: %w", err)
 	}
@@ -89,6 +99,30 @@ func (s *sqlStore) insertChunks(ctx context.Context, tx *sql.Tx, recs []UsageRec
 		}
 		if _, err := stmt.ExecContext(ctx, args...); err != nil {
 			return fmt.Errorf("store: insert usage: %w", err)
+		}
+	}
+	return nil
+}
+
+// insertTexts writes the raw text of the records that carry some, one row
+// each; records without text write nothing. Sampled requests are few, so one
+// prepared statement per batch is enough.
+func (s *sqlStore) insertTexts(ctx context.Context, tx *sql.Tx, recs []UsageRecord) error {
+	var stmt *sql.Stmt
+	for i := range recs {
+		r := &recs[i]
+		if !hasText(r) {
+			continue
+		}
+		if stmt == nil {
+			var err error
+			if stmt, err = tx.PrepareContext(ctx, s.d.rebind(textInsert)); err != nil {
+				return fmt.Errorf("store: insert usage: prepare texts: %w", err)
+			}
+			defer stmt.Close()
+		}
+		if _, err := stmt.ExecContext(ctx, r.RequestID, toMicro(r.Time), r.PromptText, r.ResponseText); err != nil {
+			return fmt.Errorf("store: insert usage: text of %s: %w", r.RequestID, err)
 		}
 	}
 	return nil

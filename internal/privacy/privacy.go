@@ -1,0 +1,141 @@
+// Package privacy decides what the gateway keeps of prompts and answers:
+// nothing (off), a keyed hash of each so repeats can be found without the
+// text (hash, the default), or for a sampled fraction of the requests of
+// keys whose owners consented, the raw text (sample), purged after a
+// retention period. Text never goes to logs or traces in any mode.
+package privacy
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"math/rand/v2"
+
+	"github.com/go-json-experiment/json/jsontext"
+)
+
+// Modes.
+const (
+	Off    = "off"
+	Hash   = "hash"
+	Sample = "sample"
+)
+
+// Modes lists the valid modes.
+var Modes = []string{Off, Hash, Sample}
+
+// Policy is the privacy of one request.
+type Policy struct {
+	Mode   string // off, hash or sample
+	Raw    bool   // keep the raw text (sample mode, consenting key, drawn)
+	HashOn bool   // compute hashes (hash and sample modes)
+}
+
+// Decide resolves a request's policy: the key's mode when it has one, else
+// the global one; raw text only in sample mode, for a consenting key, for
+// a rate fraction of its requests.
+func Decide(global, keyMode string, consent bool, rate float64) Policy {
+	mode := global
+	if keyMode != "" {
+		mode = keyMode
+	}
+	p := Policy{Mode: mode, HashOn: mode == Hash || mode == Sample}
+	if mode == Sample && consent && rate > 0 && rand.Float64() < rate {
+		p.Raw = true
+	}
+	return p
+}
+
+// Sum is the keyed hash of text: hex HMAC-SHA256. Keyed so that a leaked
+// request log cannot be searched for a guessed prompt without the key.
+func Sum(key, text []byte) string {
+	m := hmac.New(sha256.New, key)
+	m.Write(text)
+	var out [sha256.Size]byte
+	return hex.EncodeToString(m.Sum(out[:0]))
+}
+
+// textKeys are the members whose string values are the conversation's text
+// in the OpenAI and Anthropic dialects, requests and answers alike:
+// message and part content, text parts, system prompts, embeddings input,
+// legacy prompts, tool-call arguments, and streamed deltas of all of them.
+var textKeys = map[string]bool{
+	"content": true, "text": true, "system": true, "input": true, "prompt": true,
+	"arguments": true, "partial_json": true, "thinking": true, "refusal": true,
+}
+
+// Text is the conversation text of a JSON body (a request or a non-streamed
+// answer) or of an SSE stream of JSON events, one value per line, so that
+// the same conversation gives the same text whatever the other fields say.
+func Text(b []byte) []byte {
+	var out []byte
+	if t := bytes.TrimLeft(b, " \t\r\n"); len(t) > 0 && t[0] == '{' {
+		return appendText(out, t)
+	}
+	for len(b) > 0 {
+		line := b
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			line, b = b[:i], b[i+1:]
+		} else {
+			b = nil
+		}
+		if data, ok := bytes.CutPrefix(line, []byte("data:")); ok {
+			data = bytes.TrimSpace(data)
+			if len(data) > 0 && data[0] == '{' {
+				out = appendText(out, data)
+			}
+		}
+	}
+	return out
+}
+
+// appendText walks one JSON value and appends the strings under textKeys,
+// including the strings of arrays under them; objects met on the way (such
+// as content parts) are walked for their own text members.
+func appendText(out, v []byte) []byte {
+	dec := jsontext.NewDecoder(bytes.NewReader(v))
+	out, _ = walk(dec, out, false)
+	return out
+}
+
+func walk(dec *jsontext.Decoder, out []byte, text bool) ([]byte, error) {
+	switch dec.PeekKind() {
+	case '{':
+		if _, err := dec.ReadToken(); err != nil {
+			return out, err
+		}
+		for dec.PeekKind() == '"' {
+			name, err := dec.ReadToken()
+			if err != nil {
+				return out, err
+			}
+			if out, err = walk(dec, out, textKeys[name.String()]); err != nil {
+				return out, err
+			}
+		}
+		_, err := dec.ReadToken()
+		return out, err
+	case '[':
+		if _, err := dec.ReadToken(); err != nil {
+			return out, err
+		}
+		for k := dec.PeekKind(); k != ']' && k != 0; k = dec.PeekKind() {
+			var err error
+			if out, err = walk(dec, out, text); err != nil {
+				return out, err
+			}
+		}
+		_, err := dec.ReadToken()
+		return out, err
+	case '"':
+		tok, err := dec.ReadToken()
+		if err == nil && text {
+			out = append(out, tok.String()...)
+			out = append(out, '\n')
+		}
+		return out, err
+	default:
+		return out, dec.SkipValue()
+	}
+}
