@@ -61,7 +61,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return fmt.Errorf("store (%s): %w", cfg.Store.Driver, err)
 	}
 	defer st.Close()
-	srv, err := server.New(cfg, server.Options{Logger: logger, Simulator: simulator, Store: st})
+	srv, err := server.New(cfg, server.Options{Logger: logger, Simulator: simulator, Store: st, Version: buildVersion()})
 	if err != nil {
 		return err
 	}

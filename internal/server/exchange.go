@@ -6,10 +6,14 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/switchboard-gw/switchboard/internal/privacy"
+	"github.com/switchboard-gw/switchboard/internal/telemetry"
+	"github.com/switchboard-gw/switchboard/internal/tracing"
 	"github.com/switchboard-gw/switchboard/internal/wire/openai"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // exchange is one request's state: the response writer the handler writes
@@ -52,6 +56,13 @@ type exchange struct {
 	// jsonTool names the forced tool that carries a JSON-mode answer for
 	// providers without a JSON mode (see chat.JSONToolName), "" otherwise.
 	jsonTool string
+
+	span trace.Span // the request's server span; nil when tracing is off
+	cost float64    // USD, set by settle
+
+	upstreamTime time.Duration // spent in upstream attempts
+	refused      string        // "rate_limit" or "budget" when the limit hop said no
+	modelLabel   string        // the configured model serving the request (a bounded metric label), "" when none
 
 	capture  bool // keep a copy of the body written (idempotent requests)
 	captured []byte
@@ -96,6 +107,12 @@ func (s *Server) handle(h handlerFunc) http.Handler {
 		x := &exchange{w: w, r: r, rt: s.rt.Load(), start: time.Now()}
 		x.id = requestID(r.Header.Get("X-Request-Id"))
 		w.Header().Set("X-Request-Id", x.id)
+		s.metrics.InFlight(1)
+		if s.tracer.Enabled() {
+			ctx, span := s.tracer.StartRequest(r.Context(), r, x.id)
+			r = r.WithContext(ctx)
+			x.r, x.span = r, span
+		}
 		defer s.finish(x)
 		defer func() {
 			if v := recover(); v != nil {
@@ -129,6 +146,19 @@ func (s *Server) finish(x *exchange) {
 	}
 	if x.api {
 		s.settle(x)
+	}
+	s.metrics.InFlight(-1)
+	if strings.HasPrefix(x.r.URL.Path, "/v1/") {
+		s.metrics.ObserveRequest(telemetry.Request{Endpoint: x.r.Pattern, Model: x.metricModel(), Provider: x.provider,
+			Team: x.principal.teamName(), Status: x.status, ErrorClass: metricClass(x), Stream: x.streaming,
+			Latency: time.Since(x.start), Upstream: x.upstreamTime, TTFT: x.ttfb, InputTokens: x.usage.PromptTokens,
+			OutputTokens: x.usage.CompletionTokens, CachedTokens: x.usage.CachedTokens, CostUSD: x.cost,
+			Attempts: x.attempts, CacheHit: x.cacheHit, Refused: x.refused})
+	}
+	if x.span != nil {
+		tracing.EndRequest(x.span, tracing.RequestEnd{Status: x.status, ErrorClass: x.errClass, KeyName: x.key,
+			Team: x.principal.teamName(), Model: x.model, InputTokens: x.usage.PromptTokens,
+			OutputTokens: x.usage.CompletionTokens, CostUSD: x.cost})
 	}
 	var buf [13]slog.Attr
 	attrs := append(buf[:0],

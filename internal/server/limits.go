@@ -69,6 +69,7 @@ func (s *Server) admit(x *exchange, r *http.Request, p *principal, model, user s
 			// the charge after the call still lands when it is back.
 			s.log.Error("budget check failed; letting the request through", "request_id", x.id, "error", err)
 		case over != nil:
+			x.refused = "budget"
 			wait := max(reset.Sub(now), time.Second)
 			return &Error{Status: http.StatusTooManyRequests, Type: "insufficient_quota", Code: "budget_exceeded",
 				RetryAfter: strconv.FormatInt(int64(math.Ceil(wait.Seconds())), 10),
@@ -92,6 +93,7 @@ func (s *Server) admit(x *exchange, r *http.Request, p *principal, model, user s
 		}
 		setLimitHeaders(x.Header(), d)
 		if !d.Allowed {
+			x.refused = "rate_limit"
 			return rateLimited(d, p)
 		}
 		a.leased = true
@@ -189,6 +191,7 @@ func resetString(d time.Duration) string {
 func (s *Server) settle(x *exchange) {
 	rt := x.rt
 	cost, _ := rt.prices.Cost(x.upstream, x.usage.PromptTokens, x.usage.CompletionTokens, x.usage.CachedTokens)
+	x.cost = cost
 	if a := x.admitted; a != nil {
 		ctx, cancel := ctxTimeout(x.r, 2*time.Second)
 		if a.leased {

@@ -16,6 +16,7 @@ import (
 	"github.com/switchboard-gw/switchboard/internal/fetch"
 	"github.com/switchboard-gw/switchboard/internal/provider"
 	"github.com/switchboard-gw/switchboard/internal/route"
+	"github.com/switchboard-gw/switchboard/internal/tracing"
 	"github.com/switchboard-gw/switchboard/internal/wire/anthropic"
 	"github.com/switchboard-gw/switchboard/internal/wire/bedrock"
 	"github.com/switchboard-gw/switchboard/internal/wire/chat"
@@ -101,6 +102,9 @@ func (s *Server) resolveModel(x *exchange, r *http.Request, key *principal, aske
 		}
 	}
 	m, ok := rt.table.Lookup(name)
+	if ok {
+		x.modelLabel = m.Name
+	}
 	if !ok {
 		return nil, notFound("model_not_found", fmt.Sprintf("model %q is not served by this gateway; GET /v1/models lists the models you can use", asked))
 	}
@@ -176,6 +180,7 @@ func (s *Server) route(x *exchange, r *http.Request, in routeInput, m *route.Mod
 				if !s.budget.Retry() {
 					return last
 				}
+				s.metrics.Retry(x.provider, last.class)
 				// The same target again: back off first, unless it was a
 				// rate limit on one key and the provider has another.
 				if tried[i] && !(last.class == classRateLimit && rt.providers[tgt.Provider].HasFreeKey()) {
@@ -200,8 +205,9 @@ func (s *Server) route(x *exchange, r *http.Request, in routeInput, m *route.Mod
 			if ok, _ := s.health.Allow(tgt.Dep); !ok {
 				continue // lost the half-open probe slot to another request
 			}
-			if ci > 0 {
+			if ci > 0 && x.Header().Get("X-Switchboard-Fallback") != cm.Name {
 				x.Header().Set("X-Switchboard-Fallback", cm.Name)
+				s.metrics.Fallback(m.Name, cm.Name)
 			}
 			err = s.forward(x, r, p, tgt, in.op, in.stream(), in.includeUsage(), upBody)
 			e, isErr := errors.AsType[*Error](err)
@@ -387,16 +393,27 @@ func (s *Server) forward(x *exchange, r *http.Request, p *provider.Provider, tgt
 	if err != nil {
 		return err
 	}
+	if s.tracer.Enabled() {
+		sctx, span := s.tracer.StartAttempt(r.Context(), tracing.Attempt{Operation: opName(op), ProviderType: p.Type,
+			ProviderName: p.Name, Model: tgt.Model, ServerAddress: upreq.URL.Host, Number: x.attempts})
+		s.tracer.Inject(sctx, upreq.Header)
+		defer func() { tracing.EndAttempt(span, attemptOutcome(x, tgt, err)) }()
+	} else {
+		tracing.PassThrough(r.Header, upreq.Header)
+	}
 	if beta := r.Header["Anthropic-Beta"]; beta != nil && x.anthropic && p.Dialect == provider.DialectAnthropic {
 		upreq.Header["Anthropic-Beta"] = beta // the client's opt-in features pass through with its body
 	}
 	end := tgt.Dep.Start()
 	a.sent = time.Now()
+	s.metrics.UpstreamInFlight(p.Name, 1)
 	defer func() {
 		if err != nil {
 			a.fb = 0 // a fast failure must not make the deployment look fast
 		}
 		end(a.fb)
+		x.upstreamTime += time.Since(a.sent)
+		s.metrics.UpstreamInFlight(p.Name, -1)
 	}()
 	resp, err := p.Do(upreq)
 	if err != nil {
@@ -524,4 +541,29 @@ func attemptsHeader(n int) []string {
 		return attemptsValues[n]
 	}
 	return []string{strconv.Itoa(n)}
+}
+
+func opName(op provider.Op) string {
+	if op == provider.OpEmbeddings {
+		return "embeddings"
+	}
+	return "chat"
+}
+
+// attemptOutcome is what a trace records of one upstream attempt.
+func attemptOutcome(x *exchange, tgt route.Target, err error) tracing.Outcome {
+	o := tracing.Outcome{ResponseModel: tgt.Model, Status: http.StatusOK}
+	if err == nil {
+		o.InputTokens, o.OutputTokens = x.usage.PromptTokens, x.usage.CompletionTokens
+		if x.status != 0 {
+			o.Status = x.status
+		}
+		return o
+	}
+	e := toError(err)
+	o.Status, o.ErrorClass = e.Status, e.class
+	if o.ErrorClass == "" {
+		o.ErrorClass = "error"
+	}
+	return o
 }

@@ -29,6 +29,8 @@ import (
 	"github.com/switchboard-gw/switchboard/internal/provider"
 	"github.com/switchboard-gw/switchboard/internal/route"
 	"github.com/switchboard-gw/switchboard/internal/store"
+	"github.com/switchboard-gw/switchboard/internal/telemetry"
+	"github.com/switchboard-gw/switchboard/internal/tracing"
 	"github.com/switchboard-gw/switchboard/internal/usage"
 )
 
@@ -37,6 +39,8 @@ type Options struct {
 	Logger *slog.Logger
 	// Simulator builds the in-process upstream of simulator providers.
 	Simulator provider.SimulatorFactory
+	// Version is the build's version, for traces and metrics.
+	Version string
 	// Store keeps virtual keys, teams and usage. Nil: static keys only, and
 	// usage records go to the log line alone. The caller closes it after
 	// Close.
@@ -66,6 +70,8 @@ type Server struct {
 	ids     *identityCaches
 
 	storedHashKey []byte // prompt hash key from the store (or this process)
+	tracer        *tracing.Tracer
+	metrics       *telemetry.Metrics
 }
 
 // healthSyncInterval is how often a replica reads the breaker trips of the
@@ -131,6 +137,15 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 		s.limiter = limit.NewMemory()
 		s.spender = limit.NewMemorySpender(seed, cfg.Budgets.Thresholds)
 	}
+	tr, err := tracing.New(context.Background(), tracing.Config{Endpoint: cfg.Tracing.Endpoint, Headers: cfg.Tracing.Headers,
+		SampleRatio: cfg.Tracing.SampleRatio, Version: opts.Version})
+	if err != nil {
+		return nil, fmt.Errorf("tracing: %w", err)
+	}
+	s.tracer = tr
+	s.metrics = telemetry.NewMetrics()
+	s.metrics.SetBuildInfo(opts.Version)
+	s.metrics.SetCircuitSource(s.circuits)
 	if err := s.loadHashKey(context.Background()); err != nil {
 		return nil, fmt.Errorf("privacy hash key: %w", err)
 	}
@@ -168,6 +183,11 @@ func (s *Server) Close() error {
 		s.bg.Wait()
 	}
 	s.ids.close()
+	if s.tracer.Enabled() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		errs = append(errs, s.tracer.Shutdown(ctx))
+		cancel()
+	}
 	if s.redis != nil {
 		errs = append(errs, s.redis.Close())
 	}
@@ -272,6 +292,7 @@ func (s *Server) routes() {
 	m.Handle("POST /v1/messages", s.handle(s.messages))
 	m.Handle("POST /v1/messages/count_tokens", s.handle(s.countTokens))
 	m.Handle("GET /v1/models", s.handle(s.listModels))
+	m.Handle("GET /metrics", s.metrics.Handler())
 	m.Handle("GET /healthz", s.handle(s.healthz))
 	m.Handle("GET /readyz", s.handle(s.readyz))
 	m.Handle("GET /admin/v1/providers", s.handle(s.adminProviders))
@@ -312,6 +333,7 @@ var endpoints = map[string]string{
 	"/v1/messages/count_tokens": http.MethodPost,
 	"/v1/models":                http.MethodGet,
 	"/healthz":                  http.MethodGet,
+	"/metrics":                  http.MethodGet,
 	"/readyz":                   http.MethodGet,
 	"/admin/v1/providers":       http.MethodGet,
 	"/admin/v1/keys":            "GET, POST",
