@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/switchboard-gw/switchboard/internal/store"
 )
@@ -56,10 +57,11 @@ func (s *Server) adminRequests(x *exchange, r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("list requests: %w", err)
 	}
-	if recs == nil {
-		recs = []store.UsageRecord{}
+	data := make([]requestView, len(recs))
+	for i := range recs {
+		data[i] = requestView{UsageRecord: &recs[i], LatencyMS: ms(recs[i].Latency), TTFTMS: ms(recs[i].TTFT)}
 	}
-	out := map[string]any{"object": "list", "data": recs}
+	out := map[string]any{"object": "list", "data": data}
 	if n := len(recs); n > 0 && (rq.Limit == 0 && n == 100 || n == rq.Limit) {
 		out["next_before"] = recs[n-1].RequestID
 	}
@@ -117,3 +119,15 @@ func (s *Server) adminDaily(x *exchange, r *http.Request) error {
 	}
 	return writeAdmin(x, http.StatusOK, map[string]any{"object": "list", "by": by, "data": rows})
 }
+
+// requestView is a request log record as the admin API shows it: durations
+// in milliseconds.
+type requestView struct {
+	*store.UsageRecord
+	Latency   struct{} `json:"latency_ns,omitzero"` // hidden: shown as latency_ms
+	TTFT      struct{} `json:"ttft_ns,omitzero"`
+	LatencyMS float64  `json:"latency_ms"`
+	TTFTMS    float64  `json:"ttft_ms"`
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
