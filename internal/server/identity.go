@@ -308,7 +308,9 @@ func checkEndpoint(p *principal, path string) error {
 // caller authenticates a request to an API endpoint and records who it is
 // on the exchange.
 func (s *Server) caller(x *exchange, r *http.Request) (*principal, error) {
+	_, span := s.tracer.Hop(r.Context(), "authenticate")
 	p, err := s.authenticate(x, r)
+	span.End()
 	if err != nil {
 		return nil, err
 	}

@@ -59,6 +59,8 @@ func (s *Server) admit(x *exchange, r *http.Request, p *principal, model, user s
 	if len(a.rules) == 0 && len(a.budgets) == 0 {
 		return nil
 	}
+	_, span := s.tracer.Hop(r.Context(), "limit")
+	defer span.End()
 	ctx := r.Context()
 	now := time.Now()
 	if len(a.budgets) > 0 {
