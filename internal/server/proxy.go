@@ -180,7 +180,11 @@ func (s *Server) route(x *exchange, r *http.Request, in routeInput, m *route.Mod
 				if !s.budget.Retry() {
 					return last
 				}
-				s.metrics.Retry(x.provider, last.class)
+				if n > 0 {
+					// Another attempt on the same model; the first on a
+					// fallback is counted as a fallback instead.
+					s.metrics.Retry(x.provider, last.class)
+				}
 				// The same target again: back off first, unless it was a
 				// rate limit on one key and the provider has another.
 				if tried[i] && !(last.class == classRateLimit && rt.providers[tgt.Provider].HasFreeKey()) {
