@@ -3,6 +3,8 @@ package bench
 import (
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 
 	"github.com/switchboard-gw/switchboard/internal/emulator"
@@ -45,6 +47,8 @@ server:
   shutdown_timeout: 2s
 log:
   level: %s
+store:
+  dsn: %s
 providers:
   - name: emulator
     type: openai
@@ -55,6 +59,9 @@ models:
     targets: [{provider: emulator, model: %s}]
 keys:
   - {name: bench, key: %s}
-`, strconv.Quote(listen), strconv.Quote(logLevel), strconv.Quote(upstreamBase),
+`, strconv.Quote(listen), strconv.Quote(logLevel),
+		// The store is real (usage records are part of the overhead), but
+		// kept out of the working directory.
+		strconv.Quote(filepath.Join(os.TempDir(), "switchboard-bench", "switchboard.db")), strconv.Quote(upstreamBase),
 		strconv.Quote(UpstreamKey), strconv.Quote(Model), strconv.Quote(Model), strconv.Quote(GatewayKey))
 }
