@@ -39,6 +39,10 @@ type Config struct {
 	Usage     Usage            `yaml:"usage"`
 	Privacy   Privacy          `yaml:"privacy"`
 	Tracing   Tracing          `yaml:"tracing"`
+	Policy    Policy           `yaml:"policy"`
+	Policies  []Policy         `yaml:"policies"`
+	Hooks     []Hook           `yaml:"hooks"`
+	Cache     Cache            `yaml:"cache"`
 
 	// Source is the file the config came from, "" for the built-in defaults.
 	Source string `yaml:"-"`
@@ -266,6 +270,52 @@ type Key struct {
 	Team        string   `yaml:"team"`         // team the key belongs to: its limits, budget and rules
 	Privacy     string   `yaml:"privacy"`      // prompt privacy for this key: off | hash | sample; default privacy.mode
 	LogPrompts  bool     `yaml:"log_prompts"`  // consent to raw prompts being kept in sample mode
+	Policy      string   `yaml:"policy"`       // a named policy (policies) instead of the default one
+	NoCache     bool     `yaml:"no_cache"`     // never serve or store this key's requests from the response cache
+}
+
+// Policy is what requests must satisfy before they leave: PII rules, the
+// domains URLs in tools and images may point at, and the hooks to run.
+type Policy struct {
+	Name         string   `yaml:"name"` // policies only
+	PII          PII      `yaml:"pii"`
+	ToolDomains  []string `yaml:"tool_domains"`  // hosts tool definitions may name; "*.example.com" for subdomains; empty = any
+	ImageDomains []string `yaml:"image_domains"` // hosts image URLs may name; empty = any
+	Hooks        []string `yaml:"hooks"`         // names of hooks to run, in order
+}
+
+// PII lists the redaction rules and whether answers are redacted too.
+type PII struct {
+	Rules     []PIIRule `yaml:"rules"`
+	Responses bool      `yaml:"responses"` // also redact answers, streams included
+}
+
+// PIIRule is a built-in detector (ssn, email, phone, credit_card, iban, ip)
+// or, with Pattern, a custom regular expression, and what to do on a match:
+// redact (default), block or log.
+type PIIRule struct {
+	Name    string `yaml:"name"`
+	Pattern string `yaml:"pattern"`
+	Action  string `yaml:"action"`
+}
+
+// Hook is a webhook called before a request goes upstream (pre: it may add
+// messages or metadata, or refuse) or after its answer (post: it may refuse
+// a non-streamed answer).
+type Hook struct {
+	Name     string            `yaml:"name"`
+	URL      string            `yaml:"url"`
+	Stage    string            `yaml:"stage"`     // pre | post
+	Timeout  Duration          `yaml:"timeout"`   // default 2s
+	FailOpen bool              `yaml:"fail_open"` // on failure let the request through (default: refuse it)
+	Headers  map[string]string `yaml:"headers"`
+}
+
+// Cache is the exact-match response cache.
+type Cache struct {
+	Enabled  bool     `yaml:"enabled"`
+	TTL      Duration `yaml:"ttl"`       // default 1h
+	MaxBytes Size     `yaml:"max_bytes"` // memory cache bound, default 256MiB; with redis.url the cache lives in Redis
 }
 
 // Privacy says what the gateway keeps of prompts and answers.
@@ -317,6 +367,7 @@ type Team struct {
 	TPM         int64    `yaml:"tpm"`
 	MaxParallel int64    `yaml:"max_parallel"`
 	Budget      Budget   `yaml:"budget"`
+	Policy      string   `yaml:"policy"` // a named policy for the team's callers
 }
 
 // RateLimits are requests per minute, tokens per minute and concurrent

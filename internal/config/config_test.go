@@ -62,6 +62,7 @@ func TestDefault(t *testing.T) {
 		Redis:   Redis{Prefix: "sb:"},
 		Privacy: Privacy{Mode: "hash", SampleRate: 0.01, Retention: Duration(720 * time.Hour), PurgeEvery: Duration(time.Hour)},
 		Tracing: Tracing{SampleRatio: 1},
+		Cache:   Cache{TTL: Duration(time.Hour), MaxBytes: 256 << 20},
 	}
 	if diff := cmp.Diff(want, Default()); diff != "" {
 		t.Errorf("Default() mismatch (-want +got):\n%s", diff)
@@ -667,6 +668,13 @@ auth: {jwt: {jwks_url: "https://idp.example/jwks.json", audience: gw}}
 		{"keys: [{name: a, key: k1, privacy: raw}]", "keys[0].privacy"},
 		{"privacy: {sample_rate: 2}", "privacy.sample_rate"},
 		{"tracing: {endpoint: collector:4318}", "tracing.endpoint"},
+		{"policy: {pii: {rules: [{name: passport}]}}", "policy.pii.rules[0].name"},
+		{"policy: {pii: {rules: [{name: emp, pattern: \"EMP-[\"}]}}", "policy.pii.rules[0].pattern"},
+		{"policy: {pii: {rules: [{name: email, action: shout}]}}", "policy.pii.rules[0].action"},
+		{"policy: {hooks: [rag]}", "unknown hook"},
+		{"hooks: [{name: rag, url: \"http://rag\", stage: during}]", "hooks[0].stage"},
+		{"policies: [{name: strict}, {name: strict}]", "duplicate policy"},
+		{"keys: [{name: a, key: k1, policy: lax}]", "keys[0].policy"},
 	} {
 		_, err := Parse([]byte(tc.in), "test.yaml", nil)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -5,7 +5,9 @@ import (
 	"maps"
 	"net/url"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -76,6 +78,29 @@ func fillTenancy(c *Config) {
 	}
 	if c.Privacy.PurgeEvery == 0 {
 		c.Privacy.PurgeEvery = Duration(time.Hour)
+	}
+	if c.Cache.TTL == 0 {
+		c.Cache.TTL = Duration(time.Hour)
+	}
+	if c.Cache.MaxBytes == 0 {
+		c.Cache.MaxBytes = 256 << 20
+	}
+	for i := range c.Hooks {
+		if c.Hooks[i].Timeout == 0 {
+			c.Hooks[i].Timeout = Duration(2 * time.Second)
+		}
+		c.Hooks[i].Stage = strings.ToLower(c.Hooks[i].Stage)
+	}
+	fillPII := func(p *Policy) {
+		for i := range p.PII.Rules {
+			if p.PII.Rules[i].Action == "" {
+				p.PII.Rules[i].Action = "redact"
+			}
+		}
+	}
+	fillPII(&c.Policy)
+	for i := range c.Policies {
+		fillPII(&c.Policies[i])
 	}
 	if c.Tracing.SampleRatio == 0 {
 		c.Tracing.SampleRatio = 1
@@ -185,6 +210,7 @@ func (v *validator) tenancy(c *Config) {
 	if r := c.Tracing.SampleRatio; r < 0 || r > 1 {
 		v.errorf("tracing.sample_ratio", "must be a fraction between 0 and 1")
 	}
+	v.policies(c)
 	j := c.Auth.JWT
 	if j.JWKSURL != "" && j.Key != "" {
 		v.errorf("auth.jwt", "set jwks_url or key, not both")
@@ -204,5 +230,70 @@ func (v *validator) absURL(at, raw string) {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		v.errorf(at, "%s is not an absolute http(s) URL", v.show(at, raw))
+	}
+}
+
+// BuiltinPII are the detectors a PII rule may name without a pattern.
+var BuiltinPII = []string{"ssn", "email", "phone", "credit_card", "iban", "ip"}
+
+func (v *validator) policies(c *Config) {
+	hooks := map[string]bool{}
+	for i, h := range c.Hooks {
+		at := fmt.Sprintf("hooks[%d]", i)
+		if h.Name == "" {
+			v.errorf(at+".name", "required")
+		} else if hooks[h.Name] {
+			v.errorf(at+".name", "duplicate hook name %q", h.Name)
+		}
+		hooks[h.Name] = true
+		v.absURL(at+".url", h.URL)
+		if h.Stage != "pre" && h.Stage != "post" {
+			v.errorf(at+".stage", "%s is not a stage: use pre (before the request goes upstream) or post (after the answer)", v.show(at+".stage", h.Stage))
+		}
+	}
+	check := func(at string, p Policy) {
+		for i, r := range p.PII.Rules {
+			rat := fmt.Sprintf("%s.pii.rules[%d]", at, i)
+			switch {
+			case r.Name == "":
+				v.errorf(rat+".name", "required: a built-in detector (%s) or a name for a custom pattern", strings.Join(BuiltinPII, ", "))
+			case r.Pattern == "" && !slices.Contains(BuiltinPII, r.Name):
+				v.errorf(rat+".name", "%q is not a built-in detector (%s): give a pattern for a custom rule", r.Name, strings.Join(BuiltinPII, ", "))
+			case r.Pattern != "":
+				if _, err := regexp.Compile(r.Pattern); err != nil {
+					v.errorf(rat+".pattern", "not a valid regular expression: %v", err)
+				}
+			}
+			if !slices.Contains([]string{"redact", "block", "log"}, r.Action) {
+				v.errorf(rat+".action", "%s is not an action: use redact, block or log", v.show(rat+".action", r.Action))
+			}
+		}
+		for i, h := range p.Hooks {
+			if !hooks[h] {
+				v.errorf(fmt.Sprintf("%s.hooks[%d]", at, i), "unknown hook %q: hooks names the entries of the hooks section", h)
+			}
+		}
+	}
+	check("policy", c.Policy)
+	names := map[string]bool{}
+	for i, p := range c.Policies {
+		at := fmt.Sprintf("policies[%d]", i)
+		if p.Name == "" {
+			v.errorf(at+".name", "required (keys and teams choose a policy by name)")
+		} else if names[p.Name] {
+			v.errorf(at+".name", "duplicate policy name %q", p.Name)
+		}
+		names[p.Name] = true
+		check(at, p)
+	}
+	for i, k := range c.Keys {
+		if k.Policy != "" && !names[k.Policy] {
+			v.errorf(fmt.Sprintf("keys[%d].policy", i), "unknown policy %q: it names an entry of policies", k.Policy)
+		}
+	}
+	for i, t := range c.Teams {
+		if t.Policy != "" && !names[t.Policy] {
+			v.errorf(fmt.Sprintf("teams[%d].policy", i), "unknown policy %q: it names an entry of policies", t.Policy)
+		}
 	}
 }
