@@ -36,6 +36,9 @@ type exchange struct {
 	user      string     // the end user, for limits and usage
 	admitted  *admission // what the limit hop took, nil when nothing
 	cacheHit  bool
+	template  string  // name@version of the prompt template the request ran, "" for none
+	cacheKey  string  // the response cache key of a miss to store, "" otherwise
+	saved     float64 // USD a cache hit saved
 
 	privacy    privacy.Policy
 	promptHash string

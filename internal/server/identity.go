@@ -30,6 +30,7 @@ type principal struct {
 	shape     config.Shape
 	privacy   string // the key's prompt privacy mode, "" for the global one
 	consent   bool   // the key's owner lets raw prompts be sampled
+	noCache   bool   // never use the response cache
 	limits    store.Limits
 	budget    store.Budget
 	team      *teamInfo // nil: no team
@@ -249,7 +250,7 @@ func (s *Server) withTeam(x *exchange, p *principal) (*principal, error) {
 func staticPrincipal(k *config.Key) *principal {
 	p := &principal{kind: "static", name: k.Name, keyID: "cfg:" + k.Name, models: k.Models, endpoints: k.Endpoints,
 		shape: k.Shape, limits: store.Limits{RPM: k.RPM, TPM: k.TPM, MaxParallel: k.MaxParallel},
-		privacy: k.Privacy, consent: k.LogPrompts,
+		privacy: k.Privacy, consent: k.LogPrompts, noCache: k.NoCache,
 		budget: store.Budget{USD: k.Budget.USD, Period: k.Budget.Period}}
 	if k.Team != "" {
 		p.team = &teamInfo{name: k.Team}

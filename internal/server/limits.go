@@ -193,7 +193,11 @@ func resetString(d time.Duration) string {
 func (s *Server) settle(x *exchange) {
 	rt := x.rt
 	cost, _ := rt.prices.Cost(x.upstream, x.usage.PromptTokens, x.usage.CompletionTokens, x.usage.CachedTokens)
+	if x.cacheHit {
+		cost = 0 // free in the budget; x.saved is what it would have cost
+	}
 	x.cost = cost
+	s.cacheStore(x, cost)
 	if a := x.admitted; a != nil {
 		ctx, cancel := ctxTimeout(x.r, 2*time.Second)
 		if a.leased {
@@ -229,7 +233,7 @@ func (s *Server) settle(x *exchange) {
 		Endpoint: x.r.URL.Path, ModelAsked: x.model, Provider: x.provider, ModelUsed: x.upstream,
 		InputTokens: x.usage.PromptTokens, OutputTokens: x.usage.CompletionTokens, CachedTokens: x.usage.CachedTokens,
 		CostUSD: cost, Latency: time.Since(x.start), TTFT: x.ttfb, Status: x.status, ErrorClass: x.errClass,
-		Attempts: x.attempts, CacheHit: x.cacheHit, Stream: x.streaming,
+		Attempts: x.attempts, CacheHit: x.cacheHit, Stream: x.streaming, Template: x.template,
 	}
 	if p != nil {
 		rec.KeyID = p.keyID

@@ -45,6 +45,9 @@ func (s *Server) messages(x *exchange, r *http.Request) error {
 	if err := s.admit(x, r, key, req.Model, messagesUser(body), body); err != nil {
 		return err
 	}
+	if s.cacheLookup(x, r, key, m, body, cacheRequest{stream: req.Stream, includeUsage: true}) {
+		return nil
+	}
 	out := getBuf()
 	defer putBuf(out)
 	ri := routeInput{op: provider.OpChat, areq: &req, body: body, key: key, out: out, sticky: sticky(m, x, ""),

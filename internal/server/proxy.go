@@ -48,6 +48,11 @@ func (s *Server) proxy(x *exchange, r *http.Request, op provider.Op) error {
 	if err != nil {
 		return err
 	}
+	if op == provider.OpChat && bytes.Contains(body, []byte(`"template"`)) {
+		if body, err = s.expandTemplate(x, r, body); err != nil {
+			return err
+		}
+	}
 
 	// Unknown top-level fields are collected in the one scanning pass and
 	// judged after routing, because whether a field is allowed depends on the
@@ -77,6 +82,10 @@ func (s *Server) proxy(x *exchange, r *http.Request, op provider.Op) error {
 	s.notePrompt(x, key, body)
 	if err := s.admit(x, r, key, req.Model, req.User, body); err != nil {
 		return err
+	}
+	if s.cacheLookup(x, r, key, m, body, cacheRequest{stream: req.Stream, includeUsage: req.IncludeUsage,
+		personal: personal(req.Metadata, body)}) {
+		return nil
 	}
 	out := getBuf()
 	defer putBuf(out)

@@ -27,6 +27,7 @@ import (
 	"github.com/switchboard-gw/switchboard/internal/fetch"
 	"github.com/switchboard-gw/switchboard/internal/limit"
 	"github.com/switchboard-gw/switchboard/internal/provider"
+	"github.com/switchboard-gw/switchboard/internal/respcache"
 	"github.com/switchboard-gw/switchboard/internal/route"
 	"github.com/switchboard-gw/switchboard/internal/store"
 	"github.com/switchboard-gw/switchboard/internal/telemetry"
@@ -71,7 +72,11 @@ type Server struct {
 
 	storedHashKey []byte // prompt hash key from the store (or this process)
 	tracer        *tracing.Tracer
+	closeCache    func()
+	closeOnce     sync.Once
+	closeErr      error
 	metrics       *telemetry.Metrics
+	rcache        respcache.Cache // the response cache: memory, or Redis when redis.url is set
 }
 
 // healthSyncInterval is how often a replica reads the breaker trips of the
@@ -128,6 +133,7 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 		s.idem = cache.NewRedis(s.redis, cfg.Redis.Prefix, cfg.Routing.IdempotencyTTL.D(), 10*time.Minute)
 		s.health.SetShared(cache.NewBreakers(s.redis, cfg.Redis.Prefix))
 		s.limiter = limit.NewRedis(s.redis, cfg.Redis.Prefix)
+		s.rcache = respcache.NewRedis(s.redis, cfg.Redis.Prefix)
 		s.spender = limit.NewRedisSpender(s.redis, cfg.Redis.Prefix, seed, cfg.Budgets.Thresholds)
 		ctx, stop := context.WithCancel(context.Background())
 		s.stop, s.bgCtx = stop, ctx
@@ -135,6 +141,8 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 	} else {
 		s.idem = cache.NewMemory(cfg.Routing.IdempotencyTTL.D(), 100_000)
 		s.limiter = limit.NewMemory()
+		mem := respcache.NewMemory(int64(cfg.Cache.MaxBytes))
+		s.rcache, s.closeCache = mem, mem.Close
 		s.spender = limit.NewMemorySpender(seed, cfg.Budgets.Thresholds)
 	}
 	tr, err := tracing.New(context.Background(), tracing.Config{Endpoint: cfg.Tracing.Endpoint, Headers: cfg.Tracing.Headers,
@@ -167,6 +175,11 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 // spool when it is down) and releases the server's connections to shared
 // stores. Call it after the HTTP server has drained.
 func (s *Server) Close() error {
+	s.closeOnce.Do(func() { s.closeErr = s.close() })
+	return s.closeErr
+}
+
+func (s *Server) close() error {
 	var errs []error
 	if s.usage != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -180,9 +193,12 @@ func (s *Server) Close() error {
 	}
 	if s.stop != nil {
 		s.stop()
-		s.bg.Wait()
 	}
+	s.bg.Wait() // background loops and response cache writes
 	s.ids.close()
+	if s.closeCache != nil {
+		s.closeCache()
+	}
 	if s.tracer.Enabled() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		errs = append(errs, s.tracer.Shutdown(ctx))
@@ -306,6 +322,9 @@ func (s *Server) routes() {
 	m.Handle("GET /admin/v1/usage", s.handle(s.adminUsage))
 	m.Handle("GET /admin/v1/usage/daily", s.handle(s.adminDaily))
 	m.Handle("GET /admin/v1/requests", s.handle(s.adminRequests))
+	m.Handle("POST /admin/v1/templates", s.handle(s.adminCreateTemplate))
+	m.Handle("GET /admin/v1/templates", s.handle(s.adminListTemplates))
+	m.Handle("GET /admin/v1/templates/{name}", s.handle(s.adminGetTemplate))
 	m.Handle("GET /admin/v1/requests/{id}/text", s.handle(s.adminRequestText))
 	m.Handle("/", s.handle(s.unknownRoute))
 	s.mux = m
@@ -341,6 +360,7 @@ var endpoints = map[string]string{
 	"/admin/v1/usage":           http.MethodGet,
 	"/admin/v1/usage/daily":     http.MethodGet,
 	"/admin/v1/requests":        http.MethodGet,
+	"/admin/v1/templates":       "GET, POST",
 }
 
 func (s *Server) unknownRoute(x *exchange, r *http.Request) error {

@@ -8,6 +8,8 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // ErrNotFound is returned when a key or team does not exist.
@@ -102,6 +104,21 @@ type UsageRecord struct {
 	// the spool keeps them while the store is down.
 	PromptText   string `json:"prompt_text,omitempty"`
 	ResponseText string `json:"response_text,omitempty"`
+	// Template is "name@version" of the prompt template the request ran,
+	// "" when it used none.
+	Template string `json:"template,omitempty"`
+}
+
+// Template is one version of a named prompt template: chat messages whose
+// text holds {{variable}} placeholders (see package templates).
+type Template struct {
+	Name     string         `json:"name"`     // [a-z0-9_.-]{1,64}
+	Version  int            `json:"version"`  // 1, 2, ... assigned by the store
+	Messages jsontext.Value `json:"messages"` // a JSON array of chat messages
+	// Variables are the placeholder names the messages use, sorted; the
+	// caller derives them (templates.Parse), the store keeps them.
+	Variables []string  `json:"variables"`
+	CreatedAt time.Time `json:"created_at"`
 }
 
 // RequestQuery selects records of the request log, newest first. Zero
@@ -207,4 +224,15 @@ type Store interface {
 
 	Ping(ctx context.Context) error
 	Close() error
+
+	// CreateTemplate stores t as a new version of the template t.Name
+	// ([a-z0-9_.-]{1,64}; t.Messages a JSON array): version is the previous
+	// highest plus one, or 1. It fills Version and CreatedAt; concurrent
+	// creations of one name never get the same version.
+	CreateTemplate(ctx context.Context, t Template) (Template, error)
+	// Template returns one version of a template, the latest when version
+	// is 0; ErrNotFound.
+	Template(ctx context.Context, name string, version int) (Template, error)
+	// Templates lists the latest version of every template, by name.
+	Templates(ctx context.Context) ([]Template, error)
 }

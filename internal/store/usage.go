@@ -9,14 +9,20 @@ import (
 
 const usageColumns = `request_id, ts, day, key_id, key_name, team, user_name, endpoint,
 	model_asked, provider, model_used, input_tokens, output_tokens, cached_tokens, cost_usd,
-	latency_us, ttft_us, status, error_class, attempts, cache_hit, stream, prompt_hash, response_hash`
+	latency_us, ttft_us, status, error_class, attempts, cache_hit, stream, prompt_hash, response_hash,
+	template`
 
-const usageArity = 24 // number of usageColumns
+const usageArity = 25 // number of usageColumns
 
-// usageChunk is how many records one multi-row INSERT carries: 40*24 = 960
-// parameters stays under SQLite's historical 999-variable limit, and cuts
-// PostgreSQL round trips 40-fold compared with one statement per record.
-const usageChunk = 40
+// maxParams is SQLite's historical limit on the variables of one statement
+// (SQLITE_MAX_VARIABLE_NUMBER before 3.32).
+const maxParams = 999
+
+// usageChunk is how many records one multi-row INSERT carries: as many as
+// fit under maxParams (39*25 = 975 parameters), which cuts PostgreSQL round
+// trips ~40-fold compared with one statement per record. Derived from
+// usageArity so that adding a column never breaks the limit.
+const usageChunk = maxParams / usageArity
 
 // usageInsert is the INSERT for n records. ON CONFLICT DO NOTHING (same
 // syntax on both engines) makes replays idempotent on request_id.
@@ -34,7 +40,8 @@ func usageArgs(args []any, r *UsageRecord) []any {
 		r.RequestID, toMicro(t), t.Format("2006-01-02"), r.KeyID, r.KeyName, r.Team, r.User, r.Endpoint,
 		r.ModelAsked, r.Provider, r.ModelUsed, r.InputTokens, r.OutputTokens, r.CachedTokens, r.CostUSD,
 		r.Latency.Microseconds(), r.TTFT.Microseconds(), int64(r.Status), r.ErrorClass, int64(r.Attempts),
-		boolInt(r.CacheHit), boolInt(r.Stream), r.PromptHash, r.ResponseHash)
+		boolInt(r.CacheHit), boolInt(r.Stream), r.PromptHash, r.ResponseHash,
+		r.Template)
 }
 
 // textInsert keeps the raw text of a sampled request. Like usage, a replay
