@@ -233,7 +233,7 @@ func (s *Server) settle(x *exchange) {
 		Endpoint: x.r.URL.Path, ModelAsked: x.model, Provider: x.provider, ModelUsed: x.upstream,
 		InputTokens: x.usage.PromptTokens, OutputTokens: x.usage.CompletionTokens, CachedTokens: x.usage.CachedTokens,
 		CostUSD: cost, Latency: time.Since(x.start), TTFT: x.ttfb, Status: x.status, ErrorClass: x.errClass,
-		Attempts: x.attempts, CacheHit: x.cacheHit, Stream: x.streaming, Template: x.template,
+		Attempts: x.attempts, CacheHit: x.cacheHit, Stream: x.streaming, Template: x.template, SavedUSD: x.saved,
 	}
 	if p != nil {
 		rec.KeyID = p.keyID

@@ -88,6 +88,7 @@ func (s *Server) serveCached(x *exchange, e respcache.Entry, stream, body []byte
 	x.usage.PromptTokens, x.usage.CompletionTokens, x.usage.CachedTokens = e.InputTokens, e.OutputTokens, e.CachedTokens
 	x.saved = e.CostUSD
 	s.metrics.Cache(x.modelLabel, true)
+	s.metrics.CacheSaved(x.modelLabel, e.CostUSD)
 	h := x.Header()
 	h.Set("X-Switchboard-Cache", "hit")
 	h.Set("X-Switchboard-Provider", e.Provider)

@@ -115,10 +115,10 @@ func TestResponseCache(t *testing.T) {
 			var hits, paid int
 			for _, r := range log.Data {
 				switch {
-				case r.CacheHit && r.CostUSD == 0 && r.OutputTokens > 0:
+				case r.CacheHit && r.CostUSD == 0 && r.OutputTokens > 0 && r.SavedUSD > 0:
 					hits++
 				case r.CacheHit:
-					t.Errorf("cache hit record %+v: want cost 0 and the answer's tokens", r)
+					t.Errorf("cache hit record %+v: want cost 0, the answer's tokens and what it saved", r)
 				case r.CostUSD > 0:
 					paid++
 				}

@@ -36,7 +36,8 @@ func (s *sqlStore) AggregateUsage(ctx context.Context, q UsageQuery) ([]UsageRow
 		CAST(COALESCE(SUM(input_tokens), 0) AS BIGINT),
 		CAST(COALESCE(SUM(output_tokens), 0) AS BIGINT),
 		CAST(COALESCE(SUM(cached_tokens), 0) AS BIGINT),
-		CAST(COALESCE(SUM(cost_usd), 0) AS DOUBLE PRECISION)
+		CAST(COALESCE(SUM(cost_usd), 0) AS DOUBLE PRECISION),
+		CAST(COALESCE(SUM(saved_usd), 0) AS DOUBLE PRECISION)
 		FROM usage` + where
 	if q.GroupBy != "" {
 		sqlText += ` GROUP BY ` + expr
@@ -50,7 +51,7 @@ func (s *sqlStore) AggregateUsage(ctx context.Context, q UsageQuery) ([]UsageRow
 	for rows.Next() {
 		var r UsageRow
 		if err := rows.Scan(&r.Group, &r.Requests, &r.Errors, &r.InputTokens, &r.OutputTokens,
-			&r.CachedTokens, &r.CostUSD); err != nil {
+			&r.CachedTokens, &r.CostUSD, &r.SavedUSD); err != nil {
 			return nil, fmt.Errorf("store: aggregate usage: %w", err)
 		}
 		out = append(out, r)

@@ -22,7 +22,7 @@ const (
 const requestColumns = `request_id, ts, key_id, key_name, team, user_name, endpoint,
 	model_asked, provider, model_used, input_tokens, output_tokens, cached_tokens, cost_usd,
 	latency_us, ttft_us, status, error_class, attempts, cache_hit, stream, prompt_hash, response_hash,
-	template`
+	template, saved_usd`
 
 func scanRequest(r scanner) (UsageRecord, error) {
 	var (
@@ -33,7 +33,7 @@ func scanRequest(r scanner) (UsageRecord, error) {
 	if err := r.Scan(&u.RequestID, &tsUS, &u.KeyID, &u.KeyName, &u.Team, &u.User, &u.Endpoint,
 		&u.ModelAsked, &u.Provider, &u.ModelUsed, &u.InputTokens, &u.OutputTokens, &u.CachedTokens, &u.CostUSD,
 		&latUS, &ttftUS, &status, &u.ErrorClass, &attempts, &cacheHit, &stream,
-		&u.PromptHash, &u.ResponseHash, &u.Template); err != nil {
+		&u.PromptHash, &u.ResponseHash, &u.Template, &u.SavedUSD); err != nil {
 		return UsageRecord{}, err
 	}
 	u.Time = fromMicro(tsUS)

@@ -107,6 +107,9 @@ type UsageRecord struct {
 	// Template is "name@version" of the prompt template the request ran,
 	// "" when it used none.
 	Template string `json:"template,omitempty"`
+	// SavedUSD is, on a response cache hit, what the call it replaced
+	// cost (CostUSD is then 0).
+	SavedUSD float64 `json:"saved_usd,omitempty"`
 }
 
 // Template is one version of a named prompt template: chat messages whose
@@ -177,6 +180,7 @@ type UsageRow struct {
 	OutputTokens int64   `json:"output_tokens"`
 	CachedTokens int64   `json:"cached_tokens"`
 	CostUSD      float64 `json:"cost_usd"`
+	SavedUSD     float64 `json:"saved_usd"` // what response cache hits saved
 }
 
 // Store is the persistence the gateway needs. Every method is safe for

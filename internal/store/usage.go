@@ -10,16 +10,16 @@ import (
 const usageColumns = `request_id, ts, day, key_id, key_name, team, user_name, endpoint,
 	model_asked, provider, model_used, input_tokens, output_tokens, cached_tokens, cost_usd,
 	latency_us, ttft_us, status, error_class, attempts, cache_hit, stream, prompt_hash, response_hash,
-	template`
+	template, saved_usd`
 
-const usageArity = 25 // number of usageColumns
+const usageArity = 26 // number of usageColumns
 
 // maxParams is SQLite's historical limit on the variables of one statement
 // (SQLITE_MAX_VARIABLE_NUMBER before 3.32).
 const maxParams = 999
 
 // usageChunk is how many records one multi-row INSERT carries: as many as
-// fit under maxParams (39*25 = 975 parameters), which cuts PostgreSQL round
+// fit under maxParams (38*26 = 988 parameters), which cuts PostgreSQL round
 // trips ~40-fold compared with one statement per record. Derived from
 // usageArity so that adding a column never breaks the limit.
 const usageChunk = maxParams / usageArity
@@ -41,7 +41,7 @@ func usageArgs(args []any, r *UsageRecord) []any {
 		r.ModelAsked, r.Provider, r.ModelUsed, r.InputTokens, r.OutputTokens, r.CachedTokens, r.CostUSD,
 		r.Latency.Microseconds(), r.TTFT.Microseconds(), int64(r.Status), r.ErrorClass, int64(r.Attempts),
 		boolInt(r.CacheHit), boolInt(r.Stream), r.PromptHash, r.ResponseHash,
-		r.Template)
+		r.Template, r.SavedUSD)
 }
 
 // textInsert keeps the raw text of a sampled request. Like usage, a replay

@@ -104,6 +104,7 @@ type Metrics struct {
 	fallbacks *prometheus.CounterVec   // from, to
 	refused   *prometheus.CounterVec   // reason, team
 	cache     *prometheus.CounterVec   // model, result
+	saved     *prometheus.CounterVec   // model
 	inFlight  prometheus.Gauge
 	upInFl    *prometheus.GaugeVec // provider
 	buildInfo *prometheus.GaugeVec // version
@@ -188,6 +189,10 @@ func NewMetrics() *Metrics {
 			Namespace: ns, Name: "cache_requests_total",
 			Help: "Response cache lookups by model and result (hit, miss); only requests that used the cache.",
 		}, []string{"model", "result"}),
+		saved: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Name: "cache_saved_usd_total",
+			Help: "USD that response cache hits saved (the cost of the calls they replaced), by model.",
+		}, []string{"model"}),
 		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: ns, Name: "in_flight_requests",
 			Help: "Gateway requests in flight.",
@@ -203,7 +208,7 @@ func NewMetrics() *Metrics {
 	}
 	m.reg.MustRegister(
 		m.requests, m.duration, m.upstream, m.ttft, m.tokens, m.cost,
-		m.retries, m.fallbacks, m.refused, m.cache, m.inFlight, m.upInFl,
+		m.retries, m.fallbacks, m.refused, m.cache, m.saved, m.inFlight, m.upInFl,
 		m.buildInfo, &circuitCollector{m: m},
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -389,6 +394,13 @@ func (m *Metrics) Cache(model string, hit bool) {
 		result = "hit"
 	}
 	m.cache.WithLabelValues(bound(model, unknownValue), result).Inc()
+}
+
+// CacheSaved adds what a response cache hit saved.
+func (m *Metrics) CacheSaved(model string, usd float64) {
+	if usd > 0 && !math.IsInf(usd, 0) {
+		m.saved.WithLabelValues(bound(model, unknownValue)).Add(usd)
+	}
 }
 
 // SetBuildInfo sets build_info{version} to 1, replacing any earlier version.
