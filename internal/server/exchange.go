@@ -67,6 +67,12 @@ type exchange struct {
 	refused      string        // "rate_limit" or "budget" when the limit hop said no
 	modelLabel   string        // the configured model serving the request (a bounded metric label), "" when none
 
+	policy     *compiledPolicy // the policy applied, nil when none
+	hold       bool            // keep the answer back for post hooks / answer redaction
+	held       []byte
+	heldStatus int
+	redact     *streamRedactor // redacts a streamed answer as it passes
+
 	capture  bool // keep a copy of the body written (idempotent requests)
 	captured []byte
 }
@@ -79,6 +85,10 @@ func (x *exchange) WriteHeader(code int) {
 	}
 	x.wroteHeader = true
 	x.status = code
+	if x.hold {
+		x.heldStatus = code
+		return
+	}
 	x.w.WriteHeader(code)
 }
 
@@ -86,6 +96,24 @@ func (x *exchange) Write(p []byte) (int, error) {
 	if !x.wroteHeader {
 		x.WriteHeader(http.StatusOK)
 	}
+	if x.hold {
+		x.held = append(x.held, p...)
+		return len(p), nil
+	}
+	if x.redact != nil {
+		in := len(p)
+		if p = x.redact.filter(p); len(p) == 0 {
+			return in, nil
+		}
+		if _, err := x.write(p); err != nil {
+			return 0, err
+		}
+		return in, nil
+	}
+	return x.write(p)
+}
+
+func (x *exchange) write(p []byte) (int, error) {
 	if x.bytes == 0 && len(p) > 0 {
 		x.ttfb = time.Since(x.start)
 	}

@@ -31,6 +31,7 @@ type principal struct {
 	privacy   string // the key's prompt privacy mode, "" for the global one
 	consent   bool   // the key's owner lets raw prompts be sampled
 	noCache   bool   // never use the response cache
+	policy    string // a named policy, "" for the team's or the default
 	limits    store.Limits
 	budget    store.Budget
 	team      *teamInfo // nil: no team
@@ -47,6 +48,7 @@ func (p *principal) teamName() string {
 // teamInfo is what a team imposes on its members.
 type teamInfo struct {
 	name   string
+	policy string // a named policy, "" for the default
 	models []string
 	limits store.Limits
 	budget store.Budget
@@ -250,7 +252,7 @@ func (s *Server) withTeam(x *exchange, p *principal) (*principal, error) {
 func staticPrincipal(k *config.Key) *principal {
 	p := &principal{kind: "static", name: k.Name, keyID: "cfg:" + k.Name, models: k.Models, endpoints: k.Endpoints,
 		shape: k.Shape, limits: store.Limits{RPM: k.RPM, TPM: k.TPM, MaxParallel: k.MaxParallel},
-		privacy: k.Privacy, consent: k.LogPrompts, noCache: k.NoCache,
+		privacy: k.Privacy, consent: k.LogPrompts, noCache: k.NoCache, policy: k.Policy,
 		budget: store.Budget{USD: k.Budget.USD, Period: k.Budget.Period}}
 	if k.Team != "" {
 		p.team = &teamInfo{name: k.Team}
@@ -261,7 +263,7 @@ func staticPrincipal(k *config.Key) *principal {
 func configTeams(ts []config.Team) map[string]*teamInfo {
 	out := make(map[string]*teamInfo, len(ts))
 	for _, t := range ts {
-		out[t.Name] = &teamInfo{name: t.Name, models: t.Models,
+		out[t.Name] = &teamInfo{name: t.Name, models: t.Models, policy: t.Policy,
 			limits: store.Limits{RPM: t.RPM, TPM: t.TPM, MaxParallel: t.MaxParallel},
 			budget: store.Budget{USD: t.Budget.USD, Period: t.Budget.Period}}
 	}

@@ -32,6 +32,9 @@ func (s *Server) messages(x *exchange, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if body, err = s.checkRequest(x, rt.policyFor(key), body); err != nil {
+		return err
+	}
 	req, err := anthropic.ScanRequest(body)
 	if err != nil {
 		return err
@@ -40,6 +43,18 @@ func (s *Server) messages(x *exchange, r *http.Request) error {
 	m, err := s.resolveModel(x, r, key, req.Model, nil)
 	if err != nil {
 		return err
+	}
+	if x.policy != nil && len(x.policy.pre) > 0 {
+		hooked, err := s.preHooks(x, r, key, body)
+		if err != nil {
+			return err
+		}
+		if !bytes.Equal(hooked, body) {
+			body = hooked
+			if req, err = anthropic.ScanRequest(body); err != nil {
+				return err
+			}
+		}
 	}
 	s.notePrompt(x, key, body)
 	if err := s.admit(x, r, key, req.Model, messagesUser(body), body); err != nil {
@@ -55,7 +70,9 @@ func (s *Server) messages(x *exchange, r *http.Request) error {
 	if req.Stream {
 		return s.route(x, r, ri, m)
 	}
-	return s.idempotent(x, r, key, body, func() error { return s.route(x, r, ri, m) })
+	return s.idempotent(x, r, key, body, func() error {
+		return s.held(x, r, key, body, func() error { return s.route(x, r, ri, m) })
+	})
 }
 
 // prepareMessages builds the upstream body of an Anthropic client's request.

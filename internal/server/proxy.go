@@ -53,6 +53,9 @@ func (s *Server) proxy(x *exchange, r *http.Request, op provider.Op) error {
 			return err
 		}
 	}
+	if body, err = s.checkRequest(x, rt.policyFor(key), body); err != nil {
+		return err
+	}
 
 	// Unknown top-level fields are collected in the one scanning pass and
 	// judged after routing, because whether a field is allowed depends on the
@@ -79,6 +82,23 @@ func (s *Server) proxy(x *exchange, r *http.Request, op provider.Op) error {
 	if err != nil {
 		return err
 	}
+	if x.policy != nil && len(x.policy.pre) > 0 {
+		hooked, err := s.preHooks(x, r, key, body)
+		if err != nil {
+			return err
+		}
+		if !bytes.Equal(hooked, body) {
+			body, unknown = hooked, unknown[:0]
+			if op == provider.OpEmbeddings {
+				req, err = openai.ScanEmbeddings(body, collect)
+			} else {
+				req, err = openai.ScanChat(body, collect)
+			}
+			if err != nil {
+				return err
+			}
+		}
+	}
 	s.notePrompt(x, key, body)
 	if err := s.admit(x, r, key, req.Model, req.User, body); err != nil {
 		return err
@@ -92,9 +112,14 @@ func (s *Server) proxy(x *exchange, r *http.Request, op provider.Op) error {
 	ri := routeInput{op: op, req: &req, body: body, unknown: unknown, key: key, out: out, sticky: sticky(m, x, req.User),
 		ctx: r.Context(), fetcher: rt.fetcher}
 	if req.Stream {
+		if pol := x.policy; pol != nil && pol.respPII && pol.pii != nil && op == provider.OpChat {
+			x.redact = &streamRedactor{s: pol.pii.NewStream()}
+		}
 		return s.route(x, r, ri, m)
 	}
-	return s.idempotent(x, r, key, body, func() error { return s.route(x, r, ri, m) })
+	return s.idempotent(x, r, key, body, func() error {
+		return s.held(x, r, key, body, func() error { return s.route(x, r, ri, m) })
+	})
 }
 
 // resolveModel applies the routing rules to the model the client asked for,

@@ -97,6 +97,8 @@ type runtime struct {
 	prices    *usage.Prices
 	alerter   *limit.Alerter // nil: no budget webhook
 	hashKey   []byte         // privacy.hash_key, nil for the stored one
+	policy    *compiledPolicy
+	policies  map[string]*compiledPolicy
 	adminHash [32]byte
 	hasAdmin  bool
 	open      bool // no keys at all: every caller is let in (loopback only)
@@ -250,6 +252,9 @@ func (s *Server) Apply(cfg *config.Config) error {
 	for i := range cfg.Keys {
 		k := &cfg.Keys[i]
 		rt.keys[sha256.Sum256([]byte(k.Key))] = staticPrincipal(k)
+	}
+	if rt.policy, rt.policies, err = compilePolicies(cfg); err != nil {
+		return err
 	}
 	if cfg.Privacy.HashKey != "" {
 		rt.hashKey = []byte(cfg.Privacy.HashKey)
