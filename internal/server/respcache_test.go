@@ -54,6 +54,7 @@ cache: {enabled: true, ttl: 1m}
 prices: {gpt-4o: {input: 1000000, output: 1000000}}
 keys:
   - {name: static, key: "${GATEWAY_KEY}"}
+  - {name: private, key: "sb-private-key-123456", no_cache: true}
 `
 
 func TestResponseCache(t *testing.T) {
@@ -102,6 +103,14 @@ func TestResponseCache(t *testing.T) {
 			}
 			if upstreamCalls(up) != 2 {
 				t.Error("personal requests were served from the cache")
+			}
+			for range 2 {
+				if _, c, _ := cachedCall(t, g, "sb-private-key-123456", body); c != "" {
+					t.Errorf("no_cache key: cache %q, want no cache", c)
+				}
+			}
+			if upstreamCalls(up) != 2 {
+				t.Error("a no_cache key was served from the cache")
 			}
 
 			// A hit is free: its usage record costs nothing.
