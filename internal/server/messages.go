@@ -68,6 +68,9 @@ func (s *Server) messages(x *exchange, r *http.Request) error {
 	ri := routeInput{op: provider.OpChat, areq: &req, body: body, key: key, out: out, sticky: sticky(m, x, ""),
 		ctx: r.Context(), fetcher: rt.fetcher}
 	if req.Stream {
+		if pol := x.policy; pol != nil && pol.respPII && pol.pii != nil {
+			x.redact = newStreamRedactor(pol.pii)
+		}
 		return s.route(x, r, ri, m)
 	}
 	return s.idempotent(x, r, key, body, func() error {

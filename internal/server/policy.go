@@ -220,16 +220,23 @@ func (s *Server) release(x *exchange, r *http.Request, p *principal, reqBody []b
 	x.Write(body)
 }
 
-// streamRedactor redacts the content of an OpenAI chat stream as it passes,
-// holding back the tail that could still be the start of a match and
-// adding it to the last chunk of the answer.
+// streamRedactor redacts the text of a streamed answer as it passes,
+// holding back the tail that could still be the start of a match: OpenAI
+// chunks (choices[].delta.content; the tail joins the chunk that carries the
+// finish_reason) and Anthropic events (text_delta; the tail goes out as one
+// more delta before content_block_stop).
 type streamRedactor struct {
-	s       *pii.Stream
-	pending []byte // bytes of an event not yet complete
+	newStream func() *pii.Stream
+	s         *pii.Stream
+	pending   []byte // bytes of an event not yet complete
+}
+
+func newStreamRedactor(r *pii.Redactor) *streamRedactor {
+	return &streamRedactor{newStream: r.NewStream, s: r.NewStream()}
 }
 
 // filter takes what the relay writes and returns what to send: complete
-// events, each with its delta content redacted.
+// events, with their text redacted.
 func (sr *streamRedactor) filter(p []byte) []byte {
 	sr.pending = append(sr.pending, p...)
 	var out []byte
@@ -238,23 +245,58 @@ func (sr *streamRedactor) filter(p []byte) []byte {
 		if i < 0 {
 			return out
 		}
-		ev := sr.pending[:i+2]
-		out = append(out, sr.event(ev)...)
+		out = sr.event(out, sr.pending[:i+2])
 		sr.pending = sr.pending[i+2:]
 	}
 }
 
-// event rewrites one SSE event.
-func (sr *streamRedactor) event(ev []byte) []byte {
-	data, ok := bytes.CutPrefix(bytes.TrimSpace(ev), []byte("data: "))
-	if !ok || len(data) == 0 || data[0] != '{' {
-		return ev
+// event appends one SSE event, rewritten when it carries text.
+func (sr *streamRedactor) event(out, ev []byte) []byte {
+	var prefix, data []byte // the lines before "data: ", and its JSON
+	rest := ev
+	for len(rest) > 0 {
+		line := rest
+		if i := bytes.IndexByte(rest, '\n'); i >= 0 {
+			line, rest = rest[:i+1], rest[i+1:]
+		} else {
+			rest = nil
+		}
+		if d, ok := bytes.CutPrefix(line, []byte("data: ")); ok {
+			data = bytes.TrimSpace(d)
+			break
+		}
+		prefix = append(prefix, line...)
 	}
-	var chunk map[string]any
-	if json.Unmarshal(data, &chunk) != nil {
-		return ev
+	if len(data) == 0 || data[0] != '{' {
+		return append(out, ev...)
 	}
-	choices, _ := chunk["choices"].([]any)
+	var m map[string]any
+	if json.Unmarshal(data, &m) != nil {
+		return append(out, ev...)
+	}
+	switch m["type"] {
+	case "content_block_delta":
+		delta, _ := m["delta"].(map[string]any)
+		if t, _ := delta["type"].(string); t != "text_delta" {
+			return append(out, ev...)
+		}
+		text, _ := delta["text"].(string)
+		emit := sr.s.Push(text)
+		if emit == text {
+			return append(out, ev...)
+		}
+		delta["text"] = emit
+		return appendEvent(out, prefix, m)
+	case "content_block_stop":
+		if tail := sr.s.Flush(); tail != "" {
+			out = appendEvent(out, []byte("event: content_block_delta\n"), map[string]any{
+				"type": "content_block_delta", "index": m["index"],
+				"delta": map[string]any{"type": "text_delta", "text": tail}})
+		}
+		sr.s = sr.newStream()
+		return append(out, ev...)
+	}
+	choices, _ := m["choices"].([]any)
 	changed := false
 	for _, c := range choices {
 		cm, _ := c.(map[string]any)
@@ -269,18 +311,26 @@ func (sr *streamRedactor) event(ev []byte) []byte {
 		emit := sr.s.Push(text)
 		if fr, _ := cm["finish_reason"].(string); fr != "" {
 			emit += sr.s.Flush()
+			sr.s = sr.newStream()
 		}
-		if emit != text || (text == "" && emit != "") {
+		if emit != text {
 			delta["content"] = emit
 			changed = true
 		}
 	}
 	if !changed {
-		return ev
+		return append(out, ev...)
 	}
-	b, err := json.Marshal(chunk, json.Deterministic(true))
+	return appendEvent(out, prefix, m)
+}
+
+func appendEvent(out, prefix []byte, m map[string]any) []byte {
+	b, err := json.Marshal(m, json.Deterministic(true))
 	if err != nil {
-		return ev
+		return out
 	}
-	return append(append([]byte("data: "), b...), "\n\n"...)
+	out = append(out, prefix...)
+	out = append(out, "data: "...)
+	out = append(out, b...)
+	return append(out, "\n\n"...)
 }

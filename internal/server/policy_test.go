@@ -106,6 +106,33 @@ keys:
 	if text.String() != want || !strings.Contains(out, "data: [DONE]") {
 		t.Errorf("strict stream text = %q, want %q and a complete stream", text.String(), want)
 	}
+
+	// The same through the Anthropic endpoint: text_delta events.
+	_, _, out = call(t, "POST", g.URL+"/v1/messages", "sb-strict-key-123456",
+		`{"model":"gpt-4o","max_tokens":64,"stream":true,"messages":[{"role":"user","content":"hi"}]}`)
+	text.Reset()
+	for _, line := range strings.Split(out, "\n") {
+		data, ok := strings.CutPrefix(line, "data: ")
+		if !ok {
+			continue
+		}
+		var ev struct {
+			Type  string `json:"type"`
+			Delta struct {
+				Type string `json:"type"`
+				Text string `json:"text"`
+			} `json:"delta"`
+		}
+		if err := json.Unmarshal([]byte(data), &ev, json.RejectUnknownMembers(false)); err != nil {
+			t.Fatalf("event %q: %v", data, err)
+		}
+		if ev.Type == "content_block_delta" && ev.Delta.Type == "text_delta" {
+			text.WriteString(ev.Delta.Text)
+		}
+	}
+	if text.String() != want || !strings.Contains(out, "message_stop") {
+		t.Errorf("strict Messages stream text = %q, want %q and a complete stream:\n%s", text.String(), want, out)
+	}
 }
 
 func TestHooks(t *testing.T) {

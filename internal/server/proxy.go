@@ -113,7 +113,7 @@ func (s *Server) proxy(x *exchange, r *http.Request, op provider.Op) error {
 		ctx: r.Context(), fetcher: rt.fetcher}
 	if req.Stream {
 		if pol := x.policy; pol != nil && pol.respPII && pol.pii != nil && op == provider.OpChat {
-			x.redact = &streamRedactor{s: pol.pii.NewStream()}
+			x.redact = newStreamRedactor(pol.pii)
 		}
 		return s.route(x, r, ri, m)
 	}
