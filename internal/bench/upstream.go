@@ -58,7 +58,7 @@ models:
   - name: %s
     targets: [{provider: emulator, model: %s}]
 keys:
-  - {name: bench, key: %s}
+  - {name: bench, key: %s, rpm: 1000000000}
 `, strconv.Quote(listen), strconv.Quote(logLevel),
 		// The store is real (usage records are part of the overhead), but
 		// kept out of the working directory.

@@ -11,6 +11,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"math/rand/v2"
+	"sync"
 
 	"github.com/go-json-experiment/json/jsontext"
 )
@@ -94,10 +95,28 @@ func Text(b []byte) []byte {
 // including the strings of arrays under them; objects met on the way (such
 // as content parts) are walked for their own text members.
 func appendText(out, v []byte) []byte {
-	dec := jsontext.NewDecoder(bytes.NewReader(v))
-	out, _ = walk(dec, out, false)
+	d := decoders.Get().(*pooledDecoder)
+	d.rd.Reset(v)
+	d.dec.Reset(&d.rd)
+	out, _ = walk(d.dec, out, false)
+	d.rd.Reset(nil)
+	d.dec.Reset(&d.rd)
+	decoders.Put(d)
 	return out
 }
+
+// pooledDecoder is reused across calls: a jsontext.Decoder is large, and
+// hashing runs on every request in the default mode.
+type pooledDecoder struct {
+	rd  bytes.Reader
+	dec *jsontext.Decoder
+}
+
+var decoders = sync.Pool{New: func() any {
+	d := &pooledDecoder{}
+	d.dec = jsontext.NewDecoder(&d.rd)
+	return d
+}}
 
 func walk(dec *jsontext.Decoder, out []byte, text bool) ([]byte, error) {
 	switch dec.PeekKind() {
@@ -105,12 +124,17 @@ func walk(dec *jsontext.Decoder, out []byte, text bool) ([]byte, error) {
 		if _, err := dec.ReadToken(); err != nil {
 			return out, err
 		}
+		var nameBuf [32]byte
 		for dec.PeekKind() == '"' {
-			name, err := dec.ReadToken()
+			raw, err := dec.ReadValue()
 			if err != nil {
 				return out, err
 			}
-			if out, err = walk(dec, out, textKeys[name.String()]); err != nil {
+			name, err := jsontext.AppendUnquote(nameBuf[:0], raw)
+			if err != nil {
+				return out, err
+			}
+			if out, err = walk(dec, out, textKeys[string(name)]); err != nil {
 				return out, err
 			}
 		}
@@ -129,12 +153,17 @@ func walk(dec *jsontext.Decoder, out []byte, text bool) ([]byte, error) {
 		_, err := dec.ReadToken()
 		return out, err
 	case '"':
-		tok, err := dec.ReadToken()
-		if err == nil && text {
-			out = append(out, tok.String()...)
-			out = append(out, '\n')
+		if !text {
+			return out, dec.SkipValue()
 		}
-		return out, err
+		v, err := dec.ReadValue()
+		if err != nil {
+			return out, err
+		}
+		if out, err = jsontext.AppendUnquote(out, v); err != nil {
+			return out, err
+		}
+		return append(out, '\n'), nil
 	default:
 		return out, dec.SkipValue()
 	}

@@ -60,3 +60,11 @@ func TestDecide(t *testing.T) {
 		t.Errorf("sampled %d of 20000 at rate 0.2, want about 4000", n)
 	}
 }
+
+func BenchmarkText(b *testing.B) {
+	body := []byte(`{"model":"gpt-4o","messages":[{"role":"system","content":"You are a helpful assistant."},{"role":"user","content":"What is the capital of Mexico? Answer in one short sentence, please."}],"temperature":0.2}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		Sum([]byte("key"), Text(body))
+	}
+}

@@ -2,15 +2,18 @@ package server_test
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"testing"
 
 	"github.com/switchboard-gw/switchboard/internal/bench"
 	"github.com/switchboard-gw/switchboard/internal/config"
 	"github.com/switchboard-gw/switchboard/internal/server"
+	"github.com/switchboard-gw/switchboard/internal/store"
 )
 
 // The benchmarks send the bodies of `switchboard bench` (internal/bench) one
@@ -36,10 +39,19 @@ func benchPair(b *testing.B) (direct, gateway string) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	srv, err := server.New(cfg, server.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	// A real store, as in production: usage records and prompt hashes are
+	// part of the cost measured.
+	st, err := store.Open(context.Background(), "sqlite", filepath.Join(b.TempDir(), "bench.db"))
 	if err != nil {
 		b.Fatal(err)
 	}
+	b.Cleanup(func() { st.Close() })
+	cfg.Usage.SpoolDir = filepath.Join(b.TempDir(), "spool")
+	srv, err := server.New(cfg, server.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Store: st})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { srv.Close() })
 	gws := httptest.NewServer(srv)
 	b.Cleanup(gws.Close)
 	return ups.URL + "/v1/chat/completions", gws.URL + "/v1/chat/completions"
