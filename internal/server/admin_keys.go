@@ -41,6 +41,8 @@ type keyRequest struct {
 	Metadata    map[string]string `json:"metadata"`
 	Privacy     string            `json:"privacy"`     // "", off, hash, sample
 	LogPrompts  bool              `json:"log_prompts"` // consent to sampling of raw prompts
+	Policy      string            `json:"policy"`      // a policy of the config (policies:), "" for the team's or the default
+	NoCache     bool              `json:"no_cache"`    // never use the response cache
 }
 
 type teamRequest struct {
@@ -51,6 +53,7 @@ type teamRequest struct {
 	MaxParallel int64             `json:"max_parallel"`
 	Budget      *budgetJSON       `json:"budget"`
 	Metadata    map[string]string `json:"metadata"`
+	Policy      string            `json:"policy"` // a policy of the config (policies:) for the team's keys, "" for the default
 }
 
 type rotateRequest struct {
@@ -122,6 +125,26 @@ func checkBudget(b *budgetJSON) (store.Budget, error) {
 	return store.Budget{USD: b.USD, Period: b.Period}, nil
 }
 
+// checkPolicy refuses a policy name that the running config does not
+// define; "" (none) is fine.
+func checkPolicy(rt *runtime, name string) error {
+	if name == "" {
+		return nil
+	}
+	if _, ok := rt.policies[name]; ok {
+		return nil
+	}
+	names := make([]string, 0, len(rt.policies))
+	for n := range rt.policies {
+		names = append(names, n)
+	}
+	if len(names) == 0 {
+		return badRequest("policy", fmt.Sprintf("policy %q does not exist: the config defines no named policies (add it under policies:, or leave policy out)", name))
+	}
+	slices.Sort(names)
+	return badRequest("policy", fmt.Sprintf("policy %q does not exist: use one of %s (the policies of the config), or leave policy out", name, strings.Join(names, ", ")))
+}
+
 func (s *Server) adminCreateKey(x *exchange, r *http.Request) error {
 	if err := s.adminStore(x, r); err != nil {
 		return err
@@ -147,6 +170,9 @@ func (s *Server) adminCreateKey(x *exchange, r *http.Request) error {
 	}
 	if req.Privacy != "" && !slices.Contains(privacy.Modes, req.Privacy) {
 		return badRequest("privacy", fmt.Sprintf("privacy %q is not one of off, hash, sample (or leave it out for the gateway's mode)", req.Privacy))
+	}
+	if err := checkPolicy(x.rt, req.Policy); err != nil {
+		return err
 	}
 	var expires time.Time
 	if req.ExpiresAt != "" {
@@ -176,7 +202,8 @@ func (s *Server) adminCreateKey(x *exchange, r *http.Request) error {
 	}
 	k, err := s.store.CreateKey(r.Context(), store.Key{Name: req.Name, Team: req.Team, Prefix: prefix, Hash: hash,
 		Models: req.Models, Endpoints: req.Endpoints, Limits: store.Limits{RPM: req.RPM, TPM: req.TPM, MaxParallel: req.MaxParallel},
-		Budget: budget, Metadata: req.Metadata, ExpiresAt: expires, Privacy: req.Privacy, LogPrompts: req.LogPrompts})
+		Budget: budget, Metadata: req.Metadata, ExpiresAt: expires, Privacy: req.Privacy, LogPrompts: req.LogPrompts,
+		Policy: req.Policy, NoCache: req.NoCache})
 	if errors.Is(err, store.ErrConflict) {
 		return &Error{Status: http.StatusConflict, Type: "invalid_request_error", Code: "key_exists", Param: "name",
 			Message: fmt.Sprintf("a live key named %q already exists: pick another name, or revoke or rotate that key", req.Name)}
@@ -304,8 +331,12 @@ func (s *Server) adminCreateTeam(x *exchange, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := checkPolicy(x.rt, req.Policy); err != nil {
+		return err
+	}
 	t, err := s.store.CreateTeam(r.Context(), store.Team{Name: req.Name, Models: req.Models,
-		Limits: store.Limits{RPM: req.RPM, TPM: req.TPM, MaxParallel: req.MaxParallel}, Budget: budget, Metadata: req.Metadata})
+		Limits: store.Limits{RPM: req.RPM, TPM: req.TPM, MaxParallel: req.MaxParallel}, Budget: budget, Metadata: req.Metadata,
+		Policy: req.Policy})
 	if errors.Is(err, store.ErrConflict) {
 		return &Error{Status: http.StatusConflict, Type: "invalid_request_error", Code: "team_exists", Param: "name",
 			Message: fmt.Sprintf("team %q already exists", req.Name)}

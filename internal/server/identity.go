@@ -162,7 +162,8 @@ func (s *Server) virtualKey(x *exchange, r *http.Request, secret string) (*princ
 		return nil, unauthorized(fmt.Sprintf("API key %q was rotated and this secret stopped working at %s; use the new secret", k.Name, k.OldUntil.UTC().Format(time.RFC3339)))
 	}
 	p := &principal{kind: "virtual", name: k.Name, keyID: k.ID, models: k.Models, endpoints: k.Endpoints,
-		limits: k.Limits, budget: k.Budget, privacy: k.Privacy, consent: k.LogPrompts}
+		limits: k.Limits, budget: k.Budget, privacy: k.Privacy, consent: k.LogPrompts,
+		policy: k.Policy, noCache: k.NoCache}
 	if k.Team != "" {
 		p.team = &teamInfo{name: k.Team}
 	}
@@ -236,7 +237,7 @@ func (s *Server) withTeam(x *exchange, p *principal) (*principal, error) {
 			return nil, &Error{Status: http.StatusServiceUnavailable, Type: "server_error", Code: "store_unavailable", RetryAfter: "1",
 				Message: "the gateway cannot read team settings right now (its store is unreachable); retry shortly"}
 		default:
-			e = teamEntry{team: &teamInfo{name: t.Name, models: t.Models, limits: t.Limits, budget: t.Budget}, at: now}
+			e = teamEntry{team: &teamInfo{name: t.Name, models: t.Models, limits: t.Limits, budget: t.Budget, policy: t.Policy}, at: now}
 		}
 		s.ids.teams.Set(name, e)
 	}

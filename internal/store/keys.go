@@ -15,7 +15,7 @@ var ErrRevoked = fmt.Errorf("store: key is revoked: %w", ErrNotFound)
 
 const keyColumns = `id, name, team, prefix, hash, old_hash, old_until, models, endpoints,
 	rpm, tpm, max_parallel, budget_usd, budget_period, metadata, expires_at, revoked_at, created_at,
-	privacy, log_prompts`
+	privacy, log_prompts, policy, no_cache`
 
 func (s *sqlStore) CreateKey(ctx context.Context, k Key) (Key, error) {
 	if k.Hash == "" {
@@ -38,11 +38,11 @@ func (s *sqlStore) CreateKey(ctx context.Context, k Key) (Key, error) {
 		return Key{}, fmt.Errorf("store: create key: metadata: %w", err)
 	}
 	_, err = s.exec(ctx, `INSERT INTO keys (`+keyColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		k.ID, k.Name, k.Team, k.Prefix, k.Hash, k.OldHash, toMicro(k.OldUntil), models, endpoints,
 		k.RPM, k.TPM, k.MaxParallel, k.Budget.USD, k.Budget.Period, meta,
 		toMicro(k.ExpiresAt), toMicro(k.RevokedAt), toMicro(k.CreatedAt),
-		k.Privacy, boolInt(k.LogPrompts))
+		k.Privacy, boolInt(k.LogPrompts), k.Policy, boolInt(k.NoCache))
 	// The unique constraints are the id, the hash and the name among live
 	// keys (a partial index); any of them taken is a conflict.
 	if isUniqueViolation(err) {
@@ -157,11 +157,12 @@ func scanKey(r scanner) (Key, error) {
 		k                                        Key
 		models, endpoints, meta                  string
 		oldUntil, expires, revoked, createdMicro int64
-		logPrompts                               int64
+		logPrompts, noCache                      int64
 	)
 	if err := r.Scan(&k.ID, &k.Name, &k.Team, &k.Prefix, &k.Hash, &k.OldHash, &oldUntil,
 		&models, &endpoints, &k.RPM, &k.TPM, &k.MaxParallel, &k.Budget.USD, &k.Budget.Period,
-		&meta, &expires, &revoked, &createdMicro, &k.Privacy, &logPrompts); err != nil {
+		&meta, &expires, &revoked, &createdMicro, &k.Privacy, &logPrompts,
+		&k.Policy, &noCache); err != nil {
 		return Key{}, err
 	}
 	var err error
@@ -179,5 +180,6 @@ func scanKey(r scanner) (Key, error) {
 	k.RevokedAt = fromMicro(revoked)
 	k.CreatedAt = fromMicro(createdMicro)
 	k.LogPrompts = logPrompts != 0
+	k.NoCache = noCache != 0
 	return k, nil
 }

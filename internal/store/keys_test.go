@@ -21,6 +21,8 @@ func TestKeysCreateAndGet(t *testing.T) {
 			Limits:    Limits{RPM: 10, TPM: 1000, MaxParallel: 2},
 			Budget:    Budget{USD: 3.25, Period: "daily"},
 			Metadata:  map[string]string{"env": "ci"},
+			Policy:    "strict",
+			NoCache:   true,
 			ExpiresAt: ts(48 * time.Hour),
 		}
 		bare := Key{ID: "key_given", Name: "bare", Hash: "hash-bare"}
@@ -149,7 +151,8 @@ func TestKeysRevoke(t *testing.T) {
 func TestKeysRotate(t *testing.T) {
 	withStore(t, func(t *testing.T, s *sqlStore) {
 		c := ctx(t)
-		k, err := s.CreateKey(c, Key{Name: "svc", Prefix: "sk-1", Hash: "h-1", Models: []string{"m"}})
+		// Policy and NoCache survive a rotation.
+		k, err := s.CreateKey(c, Key{Name: "svc", Prefix: "sk-1", Hash: "h-1", Models: []string{"m"}, Policy: "strict", NoCache: true})
 		if err != nil {
 			t.Fatal(err)
 		}

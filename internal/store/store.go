@@ -40,6 +40,7 @@ type Team struct {
 	Limits                      // rpm, tpm, max_parallel
 	Budget    Budget            `json:"budget,omitzero"`
 	Metadata  map[string]string `json:"metadata,omitempty"`
+	Policy    string            `json:"policy,omitempty"` // a policy of the config (policies:) for the team's keys; "" for none
 	CreatedAt time.Time         `json:"created_at"`
 }
 
@@ -64,6 +65,8 @@ type Key struct {
 	// key owner's consent to raw prompts being kept in sample mode.
 	Privacy    string    `json:"privacy,omitempty"`
 	LogPrompts bool      `json:"log_prompts,omitzero"`
+	Policy     string    `json:"policy,omitempty"`    // a policy of the config (policies:); "" for the team's, or none
+	NoCache    bool      `json:"no_cache,omitzero"`   // opted out of the response cache
 	ExpiresAt  time.Time `json:"expires_at,omitzero"` // zero: never
 	RevokedAt  time.Time `json:"revoked_at,omitzero"` // zero: live
 	CreatedAt  time.Time `json:"created_at"`

@@ -7,7 +7,7 @@ import (
 	"fmt"
 )
 
-const teamColumns = `id, name, models, rpm, tpm, max_parallel, budget_usd, budget_period, metadata, created_at`
+const teamColumns = `id, name, models, rpm, tpm, max_parallel, budget_usd, budget_period, metadata, created_at, policy`
 
 func (s *sqlStore) CreateTeam(ctx context.Context, t Team) (Team, error) {
 	if t.Name == "" {
@@ -25,8 +25,9 @@ func (s *sqlStore) CreateTeam(ctx context.Context, t Team) (Team, error) {
 	if err != nil {
 		return Team{}, fmt.Errorf("store: create team: metadata: %w", err)
 	}
-	_, err = s.exec(ctx, `INSERT INTO teams (`+teamColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		t.ID, t.Name, models, t.RPM, t.TPM, t.MaxParallel, t.Budget.USD, t.Budget.Period, meta, toMicro(t.CreatedAt))
+	_, err = s.exec(ctx, `INSERT INTO teams (`+teamColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		t.ID, t.Name, models, t.RPM, t.TPM, t.MaxParallel, t.Budget.USD, t.Budget.Period, meta, toMicro(t.CreatedAt),
+		t.Policy)
 	if isUniqueViolation(err) {
 		return Team{}, fmt.Errorf("store: create team %q: %w", t.Name, ErrConflict)
 	}
@@ -77,7 +78,7 @@ func scanTeam(r scanner) (Team, error) {
 		createdMicros int64
 	)
 	if err := r.Scan(&t.ID, &t.Name, &models, &t.RPM, &t.TPM, &t.MaxParallel,
-		&t.Budget.USD, &t.Budget.Period, &meta, &createdMicros); err != nil {
+		&t.Budget.USD, &t.Budget.Period, &meta, &createdMicros, &t.Policy); err != nil {
 		return Team{}, err
 	}
 	var err error

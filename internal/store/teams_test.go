@@ -18,6 +18,7 @@ func TestTeams(t *testing.T) {
 				Limits:   Limits{RPM: 100, TPM: 50000, MaxParallel: 4},
 				Budget:   Budget{USD: 12.5, Period: "monthly"},
 				Metadata: map[string]string{"owner": "ana", "cost_center": "42"},
+				Policy:   "strict",
 			},
 			{Name: "ads", ID: "team_fixed"},
 		}
