@@ -150,6 +150,11 @@ func (s *Server) virtualKey(x *exchange, r *http.Request, secret string) (*princ
 		s.ids.keys.Set(hash, e)
 	}
 	k := e.key
+	// The store found the key by its hash; comparing again in constant time
+	// keeps the decision itself free of timing differences.
+	if k != nil && !auth.EqualHash(k.Hash, hash) && !auth.EqualHash(k.OldHash, hash) {
+		k = nil
+	}
 	if k == nil {
 		return nil, unauthorized("invalid API key: this virtual key does not exist (or was rotated and its grace period is over); check the key you send or ask the gateway operator for a new one")
 	}
