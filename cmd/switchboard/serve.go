@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"syscall"
@@ -92,6 +93,21 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	source := path
 	if source == "" {
 		source = "built-in defaults"
+	}
+	if addr := os.Getenv("SWITCHBOARD_PPROF"); addr != "" {
+		// Profiling on a separate listener the operator chose (loopback, as
+		// a rule): never on the gateway's own port.
+		go func() {
+			mux := http.NewServeMux()
+			mux.HandleFunc("/debug/pprof/", pprof.Index)
+			mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+			mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+			mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+			logger.Info("pprof listening", "addr", addr)
+			if err := http.ListenAndServe(addr, mux); err != nil {
+				logger.Error("pprof listener", "error", err)
+			}
+		}()
 	}
 	logger.Info("switchboard listening", "url", scheme+"://"+ln.Addr().String(), "config", source, "version", buildVersion())
 	if srv.Open() {

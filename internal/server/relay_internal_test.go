@@ -31,3 +31,18 @@ func TestRetryHint(t *testing.T) {
 		}
 	}
 }
+
+// TestRequestIDsSortByTime: generated ids start with the time, so later
+// ids sort after earlier ones (the usage store's primary key relies on it
+// to grow at its end), and they stay unique.
+func TestRequestIDsSortByTime(t *testing.T) {
+	a := requestID("")
+	time.Sleep(2 * time.Millisecond)
+	b, c := requestID(""), requestID("")
+	if !(a < b) || b == c || len(a) != 36 || a[:4] != "req_" {
+		t.Errorf("ids %q %q %q: want req_ + 32 hex, time-ordered and unique", a, b, c)
+	}
+	if got := requestID("client-id-1"); got != "client-id-1" {
+		t.Errorf("a sane client id was replaced: %q", got)
+	}
+}

@@ -3,6 +3,7 @@ package store
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -205,7 +206,10 @@ func benchRecords(prefix string, start, n int) []UsageRecord {
 	recs := make([]UsageRecord, n)
 	for i := range recs {
 		recs[i] = UsageRecord{
-			RequestID: fmt.Sprintf("%s-%d", prefix, start+i), Time: ts(time.Duration(start+i) * time.Second),
+			// As the gateway makes them: the time first (so the primary key
+			// grows at its end), then random bits.
+			RequestID: fmt.Sprintf("req_%012x%020x", start+i, rand.Uint64()), Time: ts(time.Duration(start+i) * time.Second),
+			PromptHash: fmt.Sprintf("%064x", start+i), ResponseHash: fmt.Sprintf("%064x", start+i+1),
 			KeyID: "key_bench", KeyName: "bench", Team: "t", User: "u", Endpoint: "/v1/chat/completions",
 			ModelAsked: "gpt", Provider: "openai", ModelUsed: "gpt-4o", InputTokens: 100, OutputTokens: 200,
 			CostUSD: 0.001, Latency: time.Second, TTFT: 100 * time.Millisecond, Status: 200, Attempts: 1,
