@@ -10,6 +10,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"hash"
 	"math/rand/v2"
 	"sync"
 
@@ -51,10 +52,34 @@ func Decide(global, keyMode string, consent bool, rate float64) Policy {
 // Sum is the keyed hash of text: hex HMAC-SHA256. Keyed so that a leaked
 // request log cannot be searched for a guessed prompt without the key.
 func Sum(key, text []byte) string {
-	m := hmac.New(sha256.New, key)
+	return sum(hmac.New(sha256.New, key), text)
+}
+
+func sum(m hash.Hash, text []byte) string {
 	m.Write(text)
 	var out [sha256.Size]byte
 	return hex.EncodeToString(m.Sum(out[:0]))
+}
+
+// Hasher is Sum for one key, reusing its HMAC states: setting up an HMAC
+// costs more than hashing a prompt.
+type Hasher struct {
+	pool sync.Pool
+}
+
+// NewHasher returns a Hasher for key.
+func NewHasher(key []byte) *Hasher {
+	key = bytes.Clone(key)
+	return &Hasher{pool: sync.Pool{New: func() any { return hmac.New(sha256.New, key) }}}
+}
+
+// Sum is Sum(key, text).
+func (h *Hasher) Sum(text []byte) string {
+	m := h.pool.Get().(hash.Hash)
+	m.Reset()
+	out := sum(m, text)
+	h.pool.Put(m)
+	return out
 }
 
 // textKeys are the members whose string values are the conversation's text
@@ -114,7 +139,9 @@ type pooledDecoder struct {
 
 var decoders = sync.Pool{New: func() any {
 	d := &pooledDecoder{}
-	d.dec = jsontext.NewDecoder(&d.rd)
+	// Only text is read: duplicate names need no bookkeeping here (the
+	// request itself is validated elsewhere).
+	d.dec = jsontext.NewDecoder(&d.rd, jsontext.AllowDuplicateNames(true))
 	return d
 }}
 

@@ -31,6 +31,12 @@ func TestSumIsKeyedAndStable(t *testing.T) {
 	if a == Sum([]byte("k2"), []byte("hello")) || a == Sum([]byte("k1"), []byte("hello!")) {
 		t.Error("Sum ignores its key or its text")
 	}
+	h := NewHasher([]byte("k1"))
+	for range 3 { // reused states give the same answer
+		if got := h.Sum([]byte("hello")); got != a {
+			t.Errorf("Hasher.Sum = %s, want %s", got, a)
+		}
+	}
 	// Same conversation, different settings: same prompt hash.
 	p1 := Sum([]byte("k"), Text([]byte(`{"model":"a","temperature":1,"messages":[{"role":"user","content":"hi"}]}`)))
 	p2 := Sum([]byte("k"), Text([]byte(`{"messages":[{"role":"user","content":"hi"}],"model":"b"}`)))
@@ -63,8 +69,9 @@ func TestDecide(t *testing.T) {
 
 func BenchmarkText(b *testing.B) {
 	body := []byte(`{"model":"gpt-4o","messages":[{"role":"system","content":"You are a helpful assistant."},{"role":"user","content":"What is the capital of Mexico? Answer in one short sentence, please."}],"temperature":0.2}`)
+	h := NewHasher([]byte("key"))
 	b.ReportAllocs()
 	for b.Loop() {
-		Sum([]byte("key"), Text(body))
+		h.Sum(Text(body))
 	}
 }

@@ -241,7 +241,7 @@ func (s *Server) settle(x *exchange) {
 	if x.privacy.HashOn {
 		rec.PromptHash = x.promptHash
 		text := privacy.Text(x.captured)
-		rec.ResponseHash = privacy.Sum(s.hashKey(rt), text)
+		rec.ResponseHash = s.hasher(rt).Sum(text)
 		if x.privacy.Raw {
 			rec.PromptText, rec.ResponseText = x.promptText, string(text)
 		}

@@ -25,20 +25,20 @@ func (s *Server) notePrompt(x *exchange, p *principal, body []byte) {
 		return
 	}
 	text := privacy.Text(body)
-	x.promptHash = privacy.Sum(s.hashKey(rt), text)
+	x.promptHash = s.hasher(rt).Sum(text)
 	if x.privacy.Raw {
 		x.promptText = string(text)
 	}
 	x.capture = true
 }
 
-// hashKey is privacy.hash_key, else the key kept in the store (made once,
-// shared by the replicas), else one for this process.
-func (s *Server) hashKey(rt *runtime) []byte {
-	if rt.hashKey != nil {
-		return rt.hashKey
+// hasher hashes with privacy.hash_key, else with the key kept in the store
+// (made once, shared by the replicas), else with one for this process.
+func (s *Server) hasher(rt *runtime) *privacy.Hasher {
+	if rt.hasher != nil {
+		return rt.hasher
 	}
-	return s.storedHashKey
+	return s.storedHasher
 }
 
 // loadHashKey reads (or makes) the store's hash key at start-up.
@@ -52,7 +52,7 @@ func (s *Server) loadHashKey(ctx context.Context) error {
 	}
 	if s.store == nil {
 		k, err := newKey()
-		s.storedHashKey = []byte(k)
+		s.storedHasher = privacy.NewHasher([]byte(k))
 		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -61,7 +61,7 @@ func (s *Server) loadHashKey(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	s.storedHashKey = []byte(k)
+	s.storedHasher = privacy.NewHasher([]byte(k))
 	return nil
 }
 

@@ -26,6 +26,7 @@ import (
 	"github.com/switchboard-gw/switchboard/internal/config"
 	"github.com/switchboard-gw/switchboard/internal/fetch"
 	"github.com/switchboard-gw/switchboard/internal/limit"
+	"github.com/switchboard-gw/switchboard/internal/privacy"
 	"github.com/switchboard-gw/switchboard/internal/provider"
 	"github.com/switchboard-gw/switchboard/internal/respcache"
 	"github.com/switchboard-gw/switchboard/internal/route"
@@ -70,13 +71,13 @@ type Server struct {
 	spender limit.Spender
 	ids     *identityCaches
 
-	storedHashKey []byte // prompt hash key from the store (or this process)
-	tracer        *tracing.Tracer
-	closeCache    func()
-	closeOnce     sync.Once
-	closeErr      error
-	metrics       *telemetry.Metrics
-	rcache        respcache.Cache // the response cache: memory, or Redis when redis.url is set
+	storedHasher *privacy.Hasher // prompt hashes keyed by the store's key (or this process's)
+	tracer       *tracing.Tracer
+	closeCache   func()
+	closeOnce    sync.Once
+	closeErr     error
+	metrics      *telemetry.Metrics
+	rcache       respcache.Cache // the response cache: memory, or Redis when redis.url is set
 }
 
 // healthSyncInterval is how often a replica reads the breaker trips of the
@@ -95,8 +96,8 @@ type runtime struct {
 	teams     map[string]*teamInfo    // config teams
 	jwt       *auth.Verifier          // nil: JWTs are not accepted
 	prices    *usage.Prices
-	alerter   *limit.Alerter // nil: no budget webhook
-	hashKey   []byte         // privacy.hash_key, nil for the stored one
+	alerter   *limit.Alerter  // nil: no budget webhook
+	hasher    *privacy.Hasher // keyed by privacy.hash_key, nil for the stored key
 	policy    *compiledPolicy
 	policies  map[string]*compiledPolicy
 	adminHash [32]byte
@@ -257,7 +258,7 @@ func (s *Server) Apply(cfg *config.Config) error {
 		return err
 	}
 	if cfg.Privacy.HashKey != "" {
-		rt.hashKey = []byte(cfg.Privacy.HashKey)
+		rt.hasher = privacy.NewHasher([]byte(cfg.Privacy.HashKey))
 	}
 	if j := cfg.Auth.JWT; j.JWKSURL != "" || j.Key != "" {
 		v, err := auth.NewVerifier(auth.JWTConfig{JWKSURL: j.JWKSURL, Key: j.Key, Issuer: j.Issuer, Audience: j.Audience,
