@@ -95,9 +95,55 @@ var textKeys = map[string]bool{
 // answer) or of an SSE stream of JSON events, one value per line, so that
 // the same conversation gives the same text whatever the other fields say.
 func Text(b []byte) []byte {
-	var out []byte
+	var s sink
+	collect(b, &s)
+	return s.out
+}
+
+// SumText is Sum(key, Text(b)) without building the text: each value goes
+// straight into the HMAC, so a large prompt costs no copy of itself.
+func (h *Hasher) SumText(b []byte) string {
+	m := h.pool.Get().(hash.Hash)
+	m.Reset()
+	s := sink{h: m}
+	collect(b, &s)
+	var out [sha256.Size]byte
+	sum := hex.EncodeToString(m.Sum(out[:0]))
+	h.pool.Put(m)
+	return sum
+}
+
+// sink receives the text values: appended to out, or written to h.
+type sink struct {
+	out []byte
+	h   hash.Hash
+	d   *pooledDecoder // its scratch buffer unquotes values on their way to h
+}
+
+func (s *sink) add(raw []byte) error {
+	if s.h == nil {
+		var err error
+		if s.out, err = jsontext.AppendUnquote(s.out, raw); err != nil {
+			return err
+		}
+		s.out = append(s.out, '\n')
+		return nil
+	}
+	v, err := jsontext.AppendUnquote(s.d.scratch[:0], raw)
+	if err != nil {
+		return err
+	}
+	s.d.scratch = append(v, '\n')
+	s.h.Write(s.d.scratch)
+	return nil
+}
+
+// collect feeds the text of a JSON body, or of the data lines of an SSE
+// stream, to s.
+func collect(b []byte, s *sink) {
 	if t := bytes.TrimLeft(b, " \t\r\n"); len(t) > 0 && t[0] == '{' {
-		return appendText(out, t)
+		walkValue(t, s)
+		return
 	}
 	for len(b) > 0 {
 		line := b
@@ -109,32 +155,36 @@ func Text(b []byte) []byte {
 		if data, ok := bytes.CutPrefix(line, []byte("data:")); ok {
 			data = bytes.TrimSpace(data)
 			if len(data) > 0 && data[0] == '{' {
-				out = appendText(out, data)
+				walkValue(data, s)
 			}
 		}
 	}
-	return out
 }
 
-// appendText walks one JSON value and appends the strings under textKeys,
+// walkValue walks one JSON value and gives s the strings under textKeys,
 // including the strings of arrays under them; objects met on the way (such
 // as content parts) are walked for their own text members.
-func appendText(out, v []byte) []byte {
+func walkValue(v []byte, s *sink) {
 	d := decoders.Get().(*pooledDecoder)
 	d.rd.Reset(v)
 	d.dec.Reset(&d.rd)
-	out, _ = walk(d.dec, out, false)
+	s.d = d
+	_ = walk(d.dec, s, false)
+	s.d = nil
 	d.rd.Reset(nil)
 	d.dec.Reset(&d.rd)
+	if cap(d.scratch) > 64<<10 {
+		d.scratch = nil // do not pin a huge buffer
+	}
 	decoders.Put(d)
-	return out
 }
 
 // pooledDecoder is reused across calls: a jsontext.Decoder is large, and
 // hashing runs on every request in the default mode.
 type pooledDecoder struct {
-	rd  bytes.Reader
-	dec *jsontext.Decoder
+	rd      bytes.Reader
+	dec     *jsontext.Decoder
+	scratch []byte
 }
 
 var decoders = sync.Pool{New: func() any {
@@ -145,53 +195,49 @@ var decoders = sync.Pool{New: func() any {
 	return d
 }}
 
-func walk(dec *jsontext.Decoder, out []byte, text bool) ([]byte, error) {
+func walk(dec *jsontext.Decoder, s *sink, text bool) error {
 	switch dec.PeekKind() {
 	case '{':
 		if _, err := dec.ReadToken(); err != nil {
-			return out, err
+			return err
 		}
 		var nameBuf [32]byte
 		for dec.PeekKind() == '"' {
 			raw, err := dec.ReadValue()
 			if err != nil {
-				return out, err
+				return err
 			}
 			name, err := jsontext.AppendUnquote(nameBuf[:0], raw)
 			if err != nil {
-				return out, err
+				return err
 			}
-			if out, err = walk(dec, out, textKeys[string(name)]); err != nil {
-				return out, err
+			if err := walk(dec, s, textKeys[string(name)]); err != nil {
+				return err
 			}
 		}
 		_, err := dec.ReadToken()
-		return out, err
+		return err
 	case '[':
 		if _, err := dec.ReadToken(); err != nil {
-			return out, err
+			return err
 		}
 		for k := dec.PeekKind(); k != ']' && k != 0; k = dec.PeekKind() {
-			var err error
-			if out, err = walk(dec, out, text); err != nil {
-				return out, err
+			if err := walk(dec, s, text); err != nil {
+				return err
 			}
 		}
 		_, err := dec.ReadToken()
-		return out, err
+		return err
 	case '"':
 		if !text {
-			return out, dec.SkipValue()
+			return dec.SkipValue()
 		}
 		v, err := dec.ReadValue()
 		if err != nil {
-			return out, err
+			return err
 		}
-		if out, err = jsontext.AppendUnquote(out, v); err != nil {
-			return out, err
-		}
-		return append(out, '\n'), nil
+		return s.add(v)
 	default:
-		return out, dec.SkipValue()
+		return dec.SkipValue()
 	}
 }

@@ -37,6 +37,14 @@ func TestSumIsKeyedAndStable(t *testing.T) {
 			t.Errorf("Hasher.Sum = %s, want %s", got, a)
 		}
 	}
+	for _, body := range []string{
+		`{"messages":[{"role":"user","content":[{"type":"text","text":"caf\u00e9 \"q\""}]}],"system":"s"}`,
+		"data: {\"choices\":[{\"delta\":{\"content\":\"Hel\"}}]}\n\ndata: {\"choices\":[{\"delta\":{\"content\":\"lo\"}}]}\n\ndata: [DONE]\n\n",
+	} {
+		if got, want := h.SumText([]byte(body)), Sum([]byte("k1"), Text([]byte(body))); got != want {
+			t.Errorf("SumText(%q) = %s, want Sum(Text) = %s", body, got, want)
+		}
+	}
 	// Same conversation, different settings: same prompt hash.
 	p1 := Sum([]byte("k"), Text([]byte(`{"model":"a","temperature":1,"messages":[{"role":"user","content":"hi"}]}`)))
 	p2 := Sum([]byte("k"), Text([]byte(`{"messages":[{"role":"user","content":"hi"}],"model":"b"}`)))
@@ -72,6 +80,6 @@ func BenchmarkText(b *testing.B) {
 	h := NewHasher([]byte("key"))
 	b.ReportAllocs()
 	for b.Loop() {
-		h.Sum(Text(body))
+		h.SumText(body)
 	}
 }

@@ -73,7 +73,8 @@ type exchange struct {
 	heldStatus int
 	redact     *streamRedactor // redacts a streamed answer as it passes
 
-	capture  bool // keep a copy of the body written (idempotent requests)
+	capture  bool    // keep a copy of the body written (idempotency, cache, prompt hashes)
+	capBuf   *[]byte // the pooled buffer behind captured
 	captured []byte
 }
 
@@ -186,6 +187,11 @@ func (s *Server) finish(x *exchange) {
 			OutputTokens: x.usage.CompletionTokens, CachedTokens: x.usage.CachedTokens, CostUSD: x.cost,
 			Attempts: x.attempts, CacheHit: x.cacheHit, Refused: x.refused})
 	}
+	if x.capBuf != nil {
+		*x.capBuf = x.captured
+		putBuf(x.capBuf)
+		x.capBuf, x.captured = nil, nil
+	}
 	if x.span != nil {
 		tracing.EndRequest(x.span, tracing.RequestEnd{Status: x.status, ErrorClass: x.errClass, KeyName: x.key,
 			Team: x.principal.teamName(), Model: x.model, InputTokens: x.usage.PromptTokens,
@@ -259,4 +265,15 @@ func saneID(s string) bool {
 		}
 	}
 	return true
+}
+
+// startCapture keeps a copy of what is written from now on, in a pooled
+// buffer given back when the request finishes.
+func (x *exchange) startCapture() {
+	if x.capture {
+		return
+	}
+	x.capture = true
+	x.capBuf = getBuf()
+	x.captured = (*x.capBuf)[:0]
 }

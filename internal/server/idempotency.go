@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -70,10 +71,10 @@ func (s *Server) idempotent(x *exchange, r *http.Request, key *principal, body [
 		return nil
 	}
 
-	x.capture = true
+	x.startCapture()
 	err = next()
 	if err == nil && x.status/100 == 2 {
-		res := &cache.Stored{Status: x.status, Body: x.captured, Fingerprint: fp, Header: make(map[string]string, len(replayedHeaders))}
+		res := &cache.Stored{Status: x.status, Body: bytes.Clone(x.captured), Fingerprint: fp, Header: make(map[string]string, len(replayedHeaders))}
 		for _, k := range replayedHeaders {
 			if v := x.Header().Get(k); v != "" {
 				res.Header[k] = v

@@ -240,10 +240,12 @@ func (s *Server) settle(x *exchange) {
 	}
 	if x.privacy.HashOn {
 		rec.PromptHash = x.promptHash
-		text := privacy.Text(x.captured)
-		rec.ResponseHash = s.hasher(rt).Sum(text)
 		if x.privacy.Raw {
+			text := privacy.Text(x.captured)
+			rec.ResponseHash = s.hasher(rt).Sum(text)
 			rec.PromptText, rec.ResponseText = x.promptText, string(text)
+		} else {
+			rec.ResponseHash = s.hasher(rt).SumText(x.captured)
 		}
 	}
 	s.usage.Record(rec)

@@ -24,12 +24,14 @@ func (s *Server) notePrompt(x *exchange, p *principal, body []byte) {
 		x.privacy = privacy.Policy{Mode: privacy.Off}
 		return
 	}
-	text := privacy.Text(body)
-	x.promptHash = s.hasher(rt).Sum(text)
 	if x.privacy.Raw {
+		text := privacy.Text(body)
+		x.promptHash = s.hasher(rt).Sum(text)
 		x.promptText = string(text)
+	} else {
+		x.promptHash = s.hasher(rt).SumText(body)
 	}
-	x.capture = true
+	x.startCapture()
 }
 
 // hasher hashes with privacy.hash_key, else with the key kept in the store

@@ -60,7 +60,7 @@ func (s *Server) cacheLookup(x *exchange, r *http.Request, p *principal, m *rout
 	s.metrics.Cache(m.Name, false)
 	x.Header().Set("X-Switchboard-Cache", "miss")
 	x.cacheKey = key
-	x.capture = true
+	x.startCapture()
 	return false
 }
 
