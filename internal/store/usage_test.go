@@ -208,7 +208,7 @@ func benchRecords(prefix string, start, n int) []UsageRecord {
 		recs[i] = UsageRecord{
 			// As the gateway makes them: the time first (so the primary key
 			// grows at its end), then random bits.
-			RequestID: fmt.Sprintf("req_%012x%020x", start+i, rand.Uint64()), Time: ts(time.Duration(start+i) * time.Second),
+			RequestID: fmt.Sprintf("%s-%012d-%016x", prefix, start+i, rand.Uint64()), Time: ts(time.Duration(start+i) * time.Second),
 			PromptHash: fmt.Sprintf("%064x", start+i), ResponseHash: fmt.Sprintf("%064x", start+i+1),
 			KeyID: "key_bench", KeyName: "bench", Team: "t", User: "u", Endpoint: "/v1/chat/completions",
 			ModelAsked: "gpt", Provider: "openai", ModelUsed: "gpt-4o", InputTokens: 100, OutputTokens: 200,
