@@ -100,41 +100,40 @@ func Text(b []byte) []byte {
 	return s.out
 }
 
-// SumText is Sum(key, Text(b)) without building the text: each value goes
-// straight into the HMAC, so a large prompt costs no copy of itself.
+// SumText is Sum(key, Text(b)) with the text built in a reused buffer, so a
+// prompt costs no allocation of its size.
 func (h *Hasher) SumText(b []byte) string {
+	// The text gathers in a pooled buffer and goes to the HMAC in one write:
+	// many small writes cost more than the copy.
+	tb := textBufs.Get().(*[]byte)
+	s := sink{out: (*tb)[:0]}
+	collect(b, &s)
 	m := h.pool.Get().(hash.Hash)
 	m.Reset()
-	s := sink{h: m}
-	collect(b, &s)
+	m.Write(s.out)
 	var out [sha256.Size]byte
 	sum := hex.EncodeToString(m.Sum(out[:0]))
 	h.pool.Put(m)
+	if cap(s.out) <= 64<<10 {
+		*tb = s.out
+		textBufs.Put(tb)
+	}
 	return sum
 }
 
-// sink receives the text values: appended to out, or written to h.
+var textBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+// sink receives the text values, one per line.
 type sink struct {
 	out []byte
-	h   hash.Hash
-	d   *pooledDecoder // its scratch buffer unquotes values on their way to h
 }
 
 func (s *sink) add(raw []byte) error {
-	if s.h == nil {
-		var err error
-		if s.out, err = jsontext.AppendUnquote(s.out, raw); err != nil {
-			return err
-		}
-		s.out = append(s.out, '\n')
-		return nil
-	}
-	v, err := jsontext.AppendUnquote(s.d.scratch[:0], raw)
-	if err != nil {
+	var err error
+	if s.out, err = jsontext.AppendUnquote(s.out, raw); err != nil {
 		return err
 	}
-	s.d.scratch = append(v, '\n')
-	s.h.Write(s.d.scratch)
+	s.out = append(s.out, '\n')
 	return nil
 }
 
@@ -168,23 +167,17 @@ func walkValue(v []byte, s *sink) {
 	d := decoders.Get().(*pooledDecoder)
 	d.rd.Reset(v)
 	d.dec.Reset(&d.rd)
-	s.d = d
 	_ = walk(d.dec, s, false)
-	s.d = nil
 	d.rd.Reset(nil)
 	d.dec.Reset(&d.rd)
-	if cap(d.scratch) > 64<<10 {
-		d.scratch = nil // do not pin a huge buffer
-	}
 	decoders.Put(d)
 }
 
 // pooledDecoder is reused across calls: a jsontext.Decoder is large, and
 // hashing runs on every request in the default mode.
 type pooledDecoder struct {
-	rd      bytes.Reader
-	dec     *jsontext.Decoder
-	scratch []byte
+	rd  bytes.Reader
+	dec *jsontext.Decoder
 }
 
 var decoders = sync.Pool{New: func() any {

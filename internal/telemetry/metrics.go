@@ -94,20 +94,21 @@ type Metrics struct {
 	reg     *prometheus.Registry
 	handler http.Handler
 
-	requests  *prometheus.CounterVec   // endpoint, model, provider, team, status, error_class
-	duration  *prometheus.HistogramVec // endpoint, model, provider, stream
-	upstream  *prometheus.HistogramVec // provider, model
-	ttft      *prometheus.HistogramVec // model, provider
-	tokens    *prometheus.CounterVec   // model, provider, team, direction
-	cost      *prometheus.CounterVec   // model, provider, team
-	retries   *prometheus.CounterVec   // provider, class
-	fallbacks *prometheus.CounterVec   // from, to
-	refused   *prometheus.CounterVec   // reason, team
-	cache     *prometheus.CounterVec   // model, result
-	saved     *prometheus.CounterVec   // model
-	inFlight  prometheus.Gauge
-	upInFl    *prometheus.GaugeVec // provider
-	buildInfo *prometheus.GaugeVec // version
+	requests    *prometheus.CounterVec   // endpoint, model, provider, team, status, error_class
+	duration    *prometheus.HistogramVec // endpoint, model, provider, stream
+	upstream    *prometheus.HistogramVec // provider, model
+	ttft        *prometheus.HistogramVec // model, provider
+	tokens      *prometheus.CounterVec   // model, provider, team, direction
+	cost        *prometheus.CounterVec   // model, provider, team
+	retries     *prometheus.CounterVec   // provider, class
+	fallbacks   *prometheus.CounterVec   // from, to
+	refused     *prometheus.CounterVec   // reason, team
+	cache       *prometheus.CounterVec   // model, result
+	saved       *prometheus.CounterVec   // model
+	inFlight    prometheus.Gauge
+	upInFl      *prometheus.GaugeVec // provider
+	upInFlChild sync.Map             // provider name -> prometheus.Gauge
+	buildInfo   *prometheus.GaugeVec // version
 
 	circuitSource atomic.Pointer[func() []Circuit]
 
@@ -372,7 +373,13 @@ func (m *Metrics) InFlight(delta int) { m.inFlight.Add(float64(delta)) }
 
 // UpstreamInFlight adds delta to the upstream requests in flight to provider.
 func (m *Metrics) UpstreamInFlight(provider string, delta int) {
-	m.upInFl.WithLabelValues(bound(provider, noneValue)).Add(float64(delta))
+	// Twice per upstream attempt: keep the child per provider instead of
+	// hashing the label on every call.
+	g, ok := m.upInFlChild.Load(provider)
+	if !ok {
+		g, _ = m.upInFlChild.LoadOrStore(provider, m.upInFl.WithLabelValues(bound(provider, noneValue)))
+	}
+	g.(prometheus.Gauge).Add(float64(delta))
 }
 
 // Retry counts a retried upstream attempt and the class of the failure that
