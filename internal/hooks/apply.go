@@ -10,6 +10,7 @@ import (
 
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
+	"github.com/switchboard-gw/switchboard/internal/wire/chat"
 )
 
 // member is one member of a JSON object: its name as written (a JSON
@@ -83,30 +84,6 @@ func joinObject(ms []member) []byte {
 func newMember(name string, v []byte) member {
 	q, _ := jsontext.AppendQuote(nil, name)
 	return member{rawName: q, name: name, value: v}
-}
-
-// splitArray returns the elements of the JSON array v, copied verbatim.
-func splitArray(v jsontext.Value) ([]jsontext.Value, error) {
-	dec := jsontext.NewDecoder(bytes.NewReader(v))
-	tok, err := dec.ReadToken()
-	if err != nil {
-		return nil, err
-	}
-	if tok.Kind() != '[' {
-		return nil, errors.New("not a JSON array")
-	}
-	var out []jsontext.Value
-	for dec.PeekKind() != ']' {
-		e, err := dec.ReadValue()
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, e.Clone())
-	}
-	if _, err := dec.ReadToken(); err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // joinArray encodes vs as a JSON array.
@@ -195,7 +172,7 @@ func Apply(body []byte, d Decision) ([]byte, error) {
 		i := slices.IndexFunc(ms, func(m member) bool { return m.name == "messages" })
 		var existing []jsontext.Value
 		if i >= 0 && !isNull(ms[i].value) {
-			if existing, err = splitArray(ms[i].value); err != nil {
+			if existing, err = chat.Elements(ms[i].value); err != nil {
 				return nil, fmt.Errorf("hooks: request messages: %w", err)
 			}
 		}
@@ -330,7 +307,7 @@ func ApplyAnthropic(body []byte, d Decision) ([]byte, error) {
 		i := slices.IndexFunc(ms, func(m member) bool { return m.name == "messages" })
 		var existing []jsontext.Value
 		if i >= 0 && !isNull(ms[i].value) {
-			if existing, err = splitArray(ms[i].value); err != nil {
+			if existing, err = chat.Elements(ms[i].value); err != nil {
 				return nil, fmt.Errorf("hooks: request messages: %w", err)
 			}
 		}
@@ -395,7 +372,7 @@ func appendSystem(ms []member, texts []string) ([]member, error) {
 		}
 		v, err = jsontext.AppendQuote(nil, strings.Join(texts, "\n\n"))
 	case ms[i].value.Kind() == '[':
-		blocks, err := splitArray(ms[i].value)
+		blocks, err := chat.Elements(ms[i].value)
 		if err != nil {
 			return nil, fmt.Errorf("hooks: request system: %w", err)
 		}

@@ -63,12 +63,7 @@ func (s *Server) proxy(x *exchange, r *http.Request, op provider.Op) error {
 	var unknownBuf [4]string
 	unknown := unknownBuf[:0]
 	collect := func(name string) bool { unknown = append(unknown, name); return true }
-	var req openai.Request
-	if op == provider.OpEmbeddings {
-		req, err = openai.ScanEmbeddings(body, collect)
-	} else {
-		req, err = openai.ScanChat(body, collect)
-	}
+	req, err := scanBody(op, body, collect)
 	if err != nil {
 		return err
 	}
@@ -89,12 +84,7 @@ func (s *Server) proxy(x *exchange, r *http.Request, op provider.Op) error {
 		}
 		if !bytes.Equal(hooked, body) {
 			body, unknown = hooked, unknown[:0]
-			if op == provider.OpEmbeddings {
-				req, err = openai.ScanEmbeddings(body, collect)
-			} else {
-				req, err = openai.ScanChat(body, collect)
-			}
-			if err != nil {
+			if req, err = scanBody(op, body, collect); err != nil {
 				return err
 			}
 		}
@@ -120,6 +110,15 @@ func (s *Server) proxy(x *exchange, r *http.Request, op provider.Op) error {
 	return s.idempotent(x, r, key, body, func() error {
 		return s.held(x, r, key, body, func() error { return s.route(x, r, ri, m) })
 	})
+}
+
+// scanBody validates an OpenAI request body and reads the fields the
+// gateway needs, handing unknown top-level fields to collect.
+func scanBody(op provider.Op, body []byte, collect func(string) bool) (openai.Request, error) {
+	if op == provider.OpEmbeddings {
+		return openai.ScanEmbeddings(body, collect)
+	}
+	return openai.ScanChat(body, collect)
 }
 
 // resolveModel applies the routing rules to the model the client asked for,

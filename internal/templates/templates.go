@@ -24,6 +24,7 @@ import (
 
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
+	"github.com/switchboard-gw/switchboard/internal/wire/chat"
 )
 
 // ErrInvalid wraps every error about a template's messages (Parse, Render).
@@ -543,7 +544,7 @@ func member(body []byte, name string) (jsontext.Value, bool, error) {
 // member is kept, in order; when the body had no "messages", they take the
 // place of "template". Errors wrap ErrReference.
 func Expand(body []byte, rendered []byte) ([]byte, error) {
-	prefix, err := elements(rendered)
+	prefix, err := chat.Elements(rendered)
 	if err != nil {
 		return nil, fmt.Errorf("%w: rendered messages: %v", ErrReference, err)
 	}
@@ -571,7 +572,7 @@ func Expand(body []byte, rendered []byte) ([]byte, error) {
 	if hasMessages {
 		switch own.Kind() {
 		case '[':
-			if ownElems, err = elements(own); err != nil {
+			if ownElems, err = chat.Elements(own); err != nil {
 				return nil, bad(err)
 			}
 		case 'n':
@@ -638,31 +639,4 @@ func Expand(body []byte, rendered []byte) ([]byte, error) {
 		return nil, err
 	}
 	return bytes.TrimRight(out.Bytes(), "\n"), nil
-}
-
-// elements splits a JSON array into its elements.
-func elements(array []byte) ([]jsontext.Value, error) {
-	dec := jsontext.NewDecoder(bytes.NewReader(array))
-	tok, err := dec.ReadToken()
-	if err != nil {
-		return nil, err
-	}
-	if tok.Kind() != '[' {
-		return nil, errors.New("not a JSON array")
-	}
-	var out []jsontext.Value
-	for dec.PeekKind() != ']' {
-		v, err := dec.ReadValue()
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, v.Clone())
-	}
-	if _, err := dec.ReadToken(); err != nil {
-		return nil, err
-	}
-	if _, err := dec.ReadToken(); err != io.EOF {
-		return nil, errors.New("data after the array")
-	}
-	return out, nil
 }

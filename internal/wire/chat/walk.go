@@ -3,6 +3,7 @@ package chat
 import (
 	"bytes"
 	"errors"
+	"io"
 	"math"
 	"strconv"
 
@@ -170,4 +171,32 @@ func Unquote(v []byte) []byte {
 		return nil // unreachable for a token the decoder validated
 	}
 	return u
+}
+
+// Elements splits the JSON array v into its elements, each copied verbatim;
+// anything after the array is an error.
+func Elements(v []byte) ([]jsontext.Value, error) {
+	dec := jsontext.NewDecoder(bytes.NewReader(v))
+	tok, err := dec.ReadToken()
+	if err != nil {
+		return nil, err
+	}
+	if tok.Kind() != '[' {
+		return nil, errors.New("not a JSON array")
+	}
+	var out []jsontext.Value
+	for dec.PeekKind() != ']' {
+		e, err := dec.ReadValue()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e.Clone())
+	}
+	if _, err := dec.ReadToken(); err != nil {
+		return nil, err
+	}
+	if _, err := dec.ReadToken(); err != io.EOF {
+		return nil, errors.New("data after the array")
+	}
+	return out, nil
 }
