@@ -10,6 +10,7 @@ import (
 
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
+	"github.com/switchboard-gw/switchboard/internal/wire/chat"
 )
 
 // chunkBytes is the most bytes of content (or tool-call arguments) one
@@ -61,15 +62,6 @@ type toolCallOpen struct {
 type toolCallFragment struct {
 	Index    int `json:"index"`
 	Function struct {
-		Arguments string `json:"arguments"`
-	} `json:"function"`
-}
-
-type toolCall struct {
-	ID       string `json:"id"`
-	Type     string `json:"type"`
-	Function struct {
-		Name      string `json:"name"`
 		Arguments string `json:"arguments"`
 	} `json:"function"`
 }
@@ -259,7 +251,7 @@ func (w *streamWriter) choice(c *completionChoice, i int) error {
 }
 
 func (w *streamWriter) toolCall(index jsontext.Value, j int, raw jsontext.Value) error {
-	var tc toolCall
+	var tc chat.ToolCall
 	if err := json.Unmarshal(raw, &tc); err != nil {
 		return fmt.Errorf("tool call %d: %w", j, err)
 	}
