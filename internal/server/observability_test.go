@@ -2,7 +2,6 @@ package server_test
 
 import (
 	"bufio"
-	"compress/gzip"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -20,10 +19,9 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 	"github.com/switchboard-gw/switchboard/internal/emulator"
-	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	"github.com/switchboard-gw/switchboard/internal/tracing/tracetest"
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
-	"google.golang.org/protobuf/proto"
 )
 
 // obsPrompt is in every prompt sent by the observability tests; it must
@@ -424,28 +422,8 @@ func newOTLPReceiver(t *testing.T) *otlpReceiver {
 }
 
 func (rc *otlpReceiver) handle(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost || r.URL.Path != "/v1/traces" {
-		http.Error(w, "not found", http.StatusNotFound)
-		return
-	}
-	var body io.Reader = r.Body
-	if r.Header.Get("Content-Encoding") == "gzip" {
-		zr, err := gzip.NewReader(r.Body)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		defer zr.Close()
-		body = zr
-	}
-	b, err := io.ReadAll(body)
+	req, err := tracetest.ReadExport(w, r)
 	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	var req coltracepb.ExportTraceServiceRequest
-	if err := proto.Unmarshal(b, &req); err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
 	rc.mu.Lock()
@@ -456,9 +434,7 @@ func (rc *otlpReceiver) handle(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	rc.mu.Unlock()
-	out, _ := proto.Marshal(&coltracepb.ExportTraceServiceResponse{})
-	w.Header().Set("Content-Type", "application/x-protobuf")
-	_, _ = w.Write(out)
+	tracetest.Accept(w)
 }
 
 func (rc *otlpReceiver) got() ([]*tracepb.Span, []map[string]any) {
