@@ -180,15 +180,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 		return err
 	}
 	if *jsonOut != "" {
-		f, err := os.Create(*jsonOut)
-		if err != nil {
-			return fmt.Errorf("bench: %w", err)
-		}
-		if err := rep.WriteJSON(f); err != nil {
-			f.Close()
-			return err
-		}
-		if err := f.Close(); err != nil {
+		if err := writeFile(*jsonOut, rep.WriteJSON); err != nil {
 			return fmt.Errorf("bench: %w", err)
 		}
 	}

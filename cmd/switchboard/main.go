@@ -24,6 +24,8 @@ Usage:
   switchboard version                                 print version and build info
   switchboard bench [--rates 1000,3000] [--duration 10s] [--json FILE]
                                                       measure the gateway's overhead (BENCHMARKS.md)
+  switchboard eval --golden FILE --model A [--model B] [--url URL] [--json FILE]
+                                                      run a golden set of prompts against models
 
 Config comes from --config, else $SWITCHBOARD_CONFIG, else ./switchboard.yaml,
 else built-in defaults (listen on 127.0.0.1:8080, one model "demo" served by the
@@ -58,7 +60,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	case "keys":
 		return keysCmd(ctx, rest, stdout, stderr)
 	case "eval":
-		return fmt.Errorf("%q is not available in this build yet; see the README's roadmap", cmd)
+		return evalCmd(ctx, rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -163,8 +163,8 @@ func TestRunCommands(t *testing.T) {
 	if err := run([]string{"frobnicate"}, io.Discard, io.Discard); err == nil {
 		t.Errorf("unknown command succeeded")
 	}
-	if err := run([]string{"eval"}, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "not available") {
-		t.Errorf("eval: %v, want a clear not-available error", err)
+	if err := run([]string{"eval"}, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "--golden") {
+		t.Errorf("eval without flags: %v, want an error naming --golden", err)
 	}
 }
 
