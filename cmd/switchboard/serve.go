@@ -14,7 +14,6 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -33,7 +32,6 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	tuneGC()
 	path := config.Resolve(*configFlag)
 	cfg := config.Default()
 	if path != "" {
@@ -235,16 +233,3 @@ func newLogger(c config.Log, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-// tuneGC trades a little memory for CPU unless the operator set GOGC or
-// GOMEMLIMIT: collections at 4x the live heap rather than 2x, but never
-// letting the heap grow past 32 MiB before collecting (a soft limit: under
-// overload the heap may still grow, it is only collected more often). The
-// gateway's live heap is small (a few MB) and mostly short-lived buffers,
-// so fewer collections cost little memory (BENCHMARKS.md).
-func tuneGC() {
-	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
-		return
-	}
-	debug.SetGCPercent(400)
-	debug.SetMemoryLimit(32 << 20)
-}
