@@ -60,6 +60,10 @@ type Server struct {
 	// ShutdownTimeout is how long SIGTERM waits for in-flight requests
 	// (streams included) before closing them. Default 30s.
 	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
+	// MaxInFlightBytes bounds the request bodies held by requests in flight;
+	// past it new requests get 503 "overloaded" (with retry-after) at once
+	// instead of queueing without bound. Default 128MiB.
+	MaxInFlightBytes Size `yaml:"max_in_flight_bytes"`
 }
 
 // TLS names PEM files. CertFile and KeyFile are set together or not at all;
@@ -483,27 +487,28 @@ type RuleMatch struct {
 
 // Defaults that Parse and Default fill in for absent or zero values.
 const (
-	DefaultListen          = "127.0.0.1:8080"
-	DefaultMaxBodyBytes    = 10 << 20 // 10MiB
-	DefaultShutdownTimeout = 30 * time.Second
-	DefaultStoreDriver     = "sqlite"
-	DefaultSQLiteDSN       = "data/switchboard.db"
-	DefaultConnectTimeout  = 5 * time.Second
-	DefaultFirstByte       = 60 * time.Second
-	DefaultTotalTimeout    = 10 * time.Minute
-	DefaultRetries         = 2
-	DefaultRetryBudget     = 0.2
-	DefaultBackoffBase     = 100 * time.Millisecond
-	DefaultBackoffMax      = 5 * time.Second
-	DefaultMaxRetryWait    = 10 * time.Second
-	DefaultBreakerRate     = 0.5
-	DefaultBreakerMin      = 10
-	DefaultBreakerWindow   = 30 * time.Second
-	DefaultBreakerCooldown = 30 * time.Second
-	DefaultIdempotencyTTL  = time.Hour
-	DefaultAnthropicURL    = "https://api.anthropic.com"
-	DefaultGeminiURL       = "https://generativelanguage.googleapis.com"
-	DefaultMaxTokens       = 4096
+	DefaultListen           = "127.0.0.1:8080"
+	DefaultMaxBodyBytes     = 10 << 20 // 10MiB
+	DefaultShutdownTimeout  = 30 * time.Second
+	DefaultMaxInFlightBytes = 128 << 20 // 128MiB
+	DefaultStoreDriver      = "sqlite"
+	DefaultSQLiteDSN        = "data/switchboard.db"
+	DefaultConnectTimeout   = 5 * time.Second
+	DefaultFirstByte        = 60 * time.Second
+	DefaultTotalTimeout     = 10 * time.Minute
+	DefaultRetries          = 2
+	DefaultRetryBudget      = 0.2
+	DefaultBackoffBase      = 100 * time.Millisecond
+	DefaultBackoffMax       = 5 * time.Second
+	DefaultMaxRetryWait     = 10 * time.Second
+	DefaultBreakerRate      = 0.5
+	DefaultBreakerMin       = 10
+	DefaultBreakerWindow    = 30 * time.Second
+	DefaultBreakerCooldown  = 30 * time.Second
+	DefaultIdempotencyTTL   = time.Hour
+	DefaultAnthropicURL     = "https://api.anthropic.com"
+	DefaultGeminiURL        = "https://generativelanguage.googleapis.com"
+	DefaultMaxTokens        = 4096
 )
 
 // PresetURLs are the OpenAI-compatible provider types that need only a key:
@@ -598,6 +603,9 @@ func fill(c *Config, has func(string) bool) {
 	}
 	if c.Server.ShutdownTimeout == 0 {
 		c.Server.ShutdownTimeout = Duration(DefaultShutdownTimeout)
+	}
+	if c.Server.MaxInFlightBytes == 0 {
+		c.Server.MaxInFlightBytes = DefaultMaxInFlightBytes
 	}
 	c.Store.Driver = strings.ToLower(c.Store.Driver)
 	if c.Store.Driver == "" {

@@ -47,7 +47,7 @@ func defaultTimeouts() Timeouts {
 
 func TestDefault(t *testing.T) {
 	want := &Config{
-		Server:    Server{Listen: "127.0.0.1:8080", MaxBodyBytes: 10 << 20, ShutdownTimeout: Duration(30 * time.Second)},
+		Server:    Server{Listen: "127.0.0.1:8080", MaxBodyBytes: 10 << 20, ShutdownTimeout: Duration(30 * time.Second), MaxInFlightBytes: 128 << 20},
 		Store:     Store{Driver: "sqlite", DSN: "data/switchboard.db"},
 		Log:       Log{Level: "info", Format: "text"},
 		Providers: []Provider{{Name: "simulator", Type: "simulator", Timeouts: defaultTimeouts()}},
@@ -401,7 +401,7 @@ providers:
 		{"no suggestion lists keys", "log: {colour: true}\n", `test.yaml:1:7: unknown key "colour" in log (valid keys: level, format)`},
 		{"flow mapping in list", "models:\n  - {name: m, targets: [{provider: p, wieght: 2}]}\n",
 			`test.yaml:2:39: unknown key "wieght" in models[0].targets[0] (did you mean "weight"?)`},
-		{"several reported at once", "server: {a: 1}\nlog: {b: 2}\n", "test.yaml:1:10: unknown key \"a\" in server (valid keys: listen, max_body_bytes, tls, shutdown_timeout)\ntest.yaml:2:7: unknown key \"b\" in log"},
+		{"several reported at once", "server: {a: 1}\nlog: {b: 2}\n", "test.yaml:1:10: unknown key \"a\" in server (valid keys: listen, max_body_bytes, tls, shutdown_timeout, max_in_flight_bytes)\ntest.yaml:2:7: unknown key \"b\" in log"},
 		{"syntax error", "server: [1,\n", "test.yaml:1:9: invalid YAML:"},
 		{"duplicate key", "log: {level: info}\nlog: {level: debug}\n", `test.yaml:2:1: invalid YAML: mapping key "log" already defined`},
 		{"wrong shape", "providers:\n  name: a\n", "test.yaml:2:3: providers: want a list"},
@@ -665,6 +665,7 @@ auth: {jwt: {jwks_url: "https://idp.example/jwks.json", audience: gw}}
 		{"auth: {mtls: {teams: {svc: ml}}}", "client_ca_file"},
 		{"prices: {m: {input: -1}}", "prices.m"},
 		{"privacy: {mode: full}", "privacy.mode"},
+		{"server: {max_body_bytes: 2MiB, max_in_flight_bytes: 1MiB}", "server.max_in_flight_bytes"},
 		{"keys: [{name: a, key: k1, privacy: raw}]", "keys[0].privacy"},
 		{"privacy: {sample_rate: 2}", "privacy.sample_rate"},
 		{"tracing: {endpoint: collector:4318}", "tracing.endpoint"},

@@ -80,6 +80,9 @@ func (v *validator) server(c *Config) {
 	if c.Server.MaxBodyBytes <= 0 {
 		v.errorf("server.max_body_bytes", "must be positive")
 	}
+	if c.Server.MaxInFlightBytes < c.Server.MaxBodyBytes {
+		v.errorf("server.max_in_flight_bytes", "must be at least server.max_body_bytes (%s), or no request of the largest allowed size could ever be served", c.Server.MaxBodyBytes)
+	}
 }
 
 func (v *validator) store(c *Config) {

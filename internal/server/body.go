@@ -28,6 +28,25 @@ func putBuf(b *[]byte) {
 	bufPool.Put(b)
 }
 
+// readRequest reads the request body and counts it against
+// server.max_in_flight_bytes until the request finishes: past the bound the
+// gateway answers 503 at once rather than holding ever more bodies while an
+// upstream cannot keep up.
+func (s *Server) readRequest(x *exchange, r *http.Request, buf *[]byte) ([]byte, error) {
+	body, err := readBody(r, x.rt.maxBody, buf)
+	if err != nil {
+		return nil, err
+	}
+	n := int64(len(body))
+	if s.inFlightBytes.Add(n) > int64(x.rt.cfg.Server.MaxInFlightBytes) {
+		s.inFlightBytes.Add(-n)
+		return nil, &Error{Status: http.StatusServiceUnavailable, Type: "server_error", Code: "overloaded", RetryAfter: "1",
+			Message: "the gateway is holding as many requests as it may (server.max_in_flight_bytes); retry shortly"}
+	}
+	x.heldBytes = n
+	return body, nil
+}
+
 // readBody reads the request body into a pooled buffer, refusing bodies over
 // max before reading them whole: a declared Content-Length over the limit is
 // refused at once, and a chunked body is cut off one byte past it.

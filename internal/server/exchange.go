@@ -64,6 +64,7 @@ type exchange struct {
 	cost float64    // USD, set by settle
 
 	upstreamTime time.Duration // spent in upstream attempts
+	heldBytes    int64         // request body bytes counted in Server.inFlightBytes
 	refused      string        // "rate_limit" or "budget" when the limit hop said no
 	modelLabel   string        // the configured model serving the request (a bounded metric label), "" when none
 
@@ -180,6 +181,9 @@ func (s *Server) finish(x *exchange) {
 		s.settle(x)
 	}
 	s.metrics.InFlight(-1)
+	if x.heldBytes > 0 {
+		s.inFlightBytes.Add(-x.heldBytes)
+	}
 	if strings.HasPrefix(x.r.URL.Path, "/v1/") {
 		s.metrics.ObserveRequest(telemetry.Request{Endpoint: x.r.Pattern, Model: x.metricModel(), Provider: x.provider,
 			Team: x.principal.teamName(), Status: x.status, ErrorClass: metricClass(x), Stream: x.streaming,

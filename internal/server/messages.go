@@ -28,7 +28,7 @@ func (s *Server) messages(x *exchange, r *http.Request) error {
 	}
 	in := getBuf()
 	defer putBuf(in)
-	body, err := readBody(r, rt.maxBody, in)
+	body, err := s.readRequest(x, r, in)
 	if err != nil {
 		return err
 	}
@@ -109,7 +109,7 @@ func (s *Server) countTokens(x *exchange, r *http.Request) error {
 	}
 	in := getBuf()
 	defer putBuf(in)
-	body, err := readBody(r, rt.maxBody, in)
+	body, err := s.readRequest(x, r, in)
 	if err != nil {
 		return err
 	}

@@ -44,7 +44,7 @@ func (s *Server) proxy(x *exchange, r *http.Request, op provider.Op) error {
 	}
 	in := getBuf()
 	defer putBuf(in)
-	body, err := readBody(r, rt.maxBody, in)
+	body, err := s.readRequest(x, r, in)
 	if err != nil {
 		return err
 	}

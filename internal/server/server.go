@@ -71,13 +71,14 @@ type Server struct {
 	spender limit.Spender
 	ids     *identityCaches
 
-	storedHasher *privacy.Hasher // prompt hashes keyed by the store's key (or this process's)
-	tracer       *tracing.Tracer
-	closeCache   func()
-	closeOnce    sync.Once
-	closeErr     error
-	metrics      *telemetry.Metrics
-	rcache       respcache.Cache // the response cache: memory, or Redis when redis.url is set
+	storedHasher  *privacy.Hasher // prompt hashes keyed by the store's key (or this process's)
+	tracer        *tracing.Tracer
+	closeCache    func()
+	inFlightBytes atomic.Int64 // request bodies held by requests in flight
+	closeOnce     sync.Once
+	closeErr      error
+	metrics       *telemetry.Metrics
+	rcache        respcache.Cache // the response cache: memory, or Redis when redis.url is set
 }
 
 // healthSyncInterval is how often a replica reads the breaker trips of the
