@@ -62,7 +62,8 @@ type Server struct {
 	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
 	// MaxInFlightBytes bounds the request bodies held by requests in flight;
 	// past it new requests get 503 "overloaded" (with retry-after) at once
-	// instead of queueing without bound. Default 128MiB.
+	// instead of queueing without bound. Default 128MiB, or four times
+	// MaxBodyBytes when that is more.
 	MaxInFlightBytes Size `yaml:"max_in_flight_bytes"`
 }
 
@@ -605,7 +606,7 @@ func fill(c *Config, has func(string) bool) {
 		c.Server.ShutdownTimeout = Duration(DefaultShutdownTimeout)
 	}
 	if c.Server.MaxInFlightBytes == 0 {
-		c.Server.MaxInFlightBytes = DefaultMaxInFlightBytes
+		c.Server.MaxInFlightBytes = max(DefaultMaxInFlightBytes, 4*c.Server.MaxBodyBytes)
 	}
 	c.Store.Driver = strings.ToLower(c.Store.Driver)
 	if c.Store.Driver == "" {
