@@ -53,11 +53,7 @@ func shutdownGoBuild(dir string) (string, error) {
 		return "", errors.New("runtime.Caller failed")
 	}
 	bin := filepath.Join(dir, "switchboard-under-test")
-	goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
-	if _, err := os.Stat(goBin); err != nil {
-		goBin = "go"
-	}
-	cmd := exec.Command(goBin, "build", "-o", bin, ".")
+	cmd := exec.Command("go", "build", "-o", bin, ".")
 	cmd.Dir = filepath.Dir(file)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("go build: %v\n%s", err, out)

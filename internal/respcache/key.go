@@ -242,7 +242,7 @@ func appendString(dst []byte, raw jsontext.Value) ([]byte, error) {
 
 // appendNumber appends the canonical form of the JSON number raw.
 func appendNumber(dst, raw []byte) []byte {
-	if bytes.IndexAny(raw, ".eE") < 0 {
+	if !bytes.ContainsAny(raw, ".eE") {
 		// An integer literal is canonical as written (JSON forbids
 		// leading zeros), and kept exact: seeds and token ids may exceed
 		// float64 precision.

@@ -93,8 +93,6 @@ func (c *identityCaches) close() {
 	c.teams.StopAllGoroutines()
 }
 
-var errNoStore = errors.New("no store")
-
 // authenticate finds who is calling. It returns nil with no error in open
 // mode and for the admin key (which may call everything).
 func (s *Server) authenticate(x *exchange, r *http.Request) (*principal, error) {

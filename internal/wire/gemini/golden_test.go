@@ -10,8 +10,6 @@ import (
 
 // The golden-file plumbing is shared with the other translators;
 // regenerate the golden files with: go test ./internal/wire/gemini -update
-const fixtures = wiretest.Fixtures
-
 var (
 	readFixture  = wiretest.ReadFixture
 	indentJSON   = wiretest.IndentJSON
