@@ -20,7 +20,6 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/switchboard-gw/switchboard/internal/emulator"
 	"github.com/switchboard-gw/switchboard/internal/tracing/tracetest"
-	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 )
 
@@ -428,7 +427,7 @@ func (rc *otlpReceiver) handle(w http.ResponseWriter, r *http.Request) {
 	}
 	rc.mu.Lock()
 	for _, rs := range req.GetResourceSpans() {
-		rc.resources = append(rc.resources, otlpAttrs(rs.GetResource().GetAttributes()))
+		rc.resources = append(rc.resources, tracetest.Attrs(rs.GetResource().GetAttributes()))
 		for _, ss := range rs.GetScopeSpans() {
 			rc.spans = append(rc.spans, ss.GetSpans()...)
 		}
@@ -441,36 +440,6 @@ func (rc *otlpReceiver) got() ([]*tracepb.Span, []map[string]any) {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
 	return slices.Clone(rc.spans), slices.Clone(rc.resources)
-}
-
-// otlpAttrs flattens OTLP attributes to Go values (string, int64, float64,
-// bool, []any).
-func otlpAttrs(kvs []*commonpb.KeyValue) map[string]any {
-	m := make(map[string]any, len(kvs))
-	for _, kv := range kvs {
-		m[kv.GetKey()] = otlpValue(kv.GetValue())
-	}
-	return m
-}
-
-func otlpValue(v *commonpb.AnyValue) any {
-	switch x := v.GetValue().(type) {
-	case *commonpb.AnyValue_StringValue:
-		return x.StringValue
-	case *commonpb.AnyValue_IntValue:
-		return x.IntValue
-	case *commonpb.AnyValue_DoubleValue:
-		return x.DoubleValue
-	case *commonpb.AnyValue_BoolValue:
-		return x.BoolValue
-	case *commonpb.AnyValue_ArrayValue:
-		var out []any
-		for _, e := range x.ArrayValue.GetValues() {
-			out = append(out, otlpValue(e))
-		}
-		return out
-	}
-	return fmt.Sprint(v)
 }
 
 const (
@@ -535,7 +504,7 @@ func TestTraceThroughGateway(t *testing.T) {
 				}
 				server = s
 			case tracepb.Span_SPAN_KIND_CLIENT:
-				n, _ := otlpAttrs(s.GetAttributes())["switchboard.attempt"].(int64)
+				n, _ := tracetest.Attrs(s.GetAttributes())["switchboard.attempt"].(int64)
 				if attempts[n] != nil {
 					t.Errorf("two client spans for attempt %d", n)
 				}
@@ -569,7 +538,7 @@ func TestTraceThroughGateway(t *testing.T) {
 				t.Errorf("upstream attempt %d traceparent = %q, want %q", n, upTP[n-1], want)
 			}
 		}
-		a1, a2 := otlpAttrs(attempts[1].GetAttributes()), otlpAttrs(attempts[2].GetAttributes())
+		a1, a2 := tracetest.Attrs(attempts[1].GetAttributes()), tracetest.Attrs(attempts[2].GetAttributes())
 		if a1["error.type"] != "rate_limit" || a1["http.response.status_code"] != int64(429) {
 			t.Errorf("attempt 1 error.type = %v, status = %v; want rate_limit and 429", a1["error.type"], a1["http.response.status_code"])
 		}
@@ -587,7 +556,7 @@ func TestTraceThroughGateway(t *testing.T) {
 				t.Errorf("attempt %d provider/model attributes = %v", n, a)
 			}
 		}
-		sa := otlpAttrs(server.GetAttributes())
+		sa := tracetest.Attrs(server.GetAttributes())
 		if sa["switchboard.key"] != "tracer" || sa["http.response.status_code"] != int64(200) || sa["gen_ai.request.model"] != "traced" {
 			t.Errorf("server span attributes = %v, want key name tracer, status 200, model traced", sa)
 		}
@@ -596,12 +565,12 @@ func TestTraceThroughGateway(t *testing.T) {
 		var all []string
 		for _, s := range spans {
 			all = append(all, s.GetName(), s.GetStatus().GetMessage())
-			for k, v := range otlpAttrs(s.GetAttributes()) {
+			for k, v := range tracetest.Attrs(s.GetAttributes()) {
 				all = append(all, k+"="+fmt.Sprint(v))
 			}
 			for _, e := range s.GetEvents() {
 				all = append(all, e.GetName())
-				for k, v := range otlpAttrs(e.GetAttributes()) {
+				for k, v := range tracetest.Attrs(e.GetAttributes()) {
 					all = append(all, k+"="+fmt.Sprint(v))
 				}
 			}

@@ -16,7 +16,6 @@ import (
 	"github.com/switchboard-gw/switchboard/internal/tracing/tracetest"
 	"go.opentelemetry.io/otel/trace"
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
-	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"go.uber.org/goleak"
 	"google.golang.org/protobuf/proto"
@@ -69,7 +68,7 @@ func (rc *receiver) handle(w http.ResponseWriter, r *http.Request) {
 	if !rc.discard {
 		rc.headers = append(rc.headers, r.Header.Clone())
 		for _, rs := range req.GetResourceSpans() {
-			rc.resources = append(rc.resources, attrMap(rs.GetResource().GetAttributes()))
+			rc.resources = append(rc.resources, tracetest.Attrs(rs.GetResource().GetAttributes()))
 			for _, ss := range rs.GetScopeSpans() {
 				rc.spans = append(rc.spans, ss.GetSpans()...)
 			}
@@ -83,36 +82,6 @@ func (rc *receiver) got() []*tracepb.Span {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
 	return append([]*tracepb.Span(nil), rc.spans...)
-}
-
-// attrMap flattens OTLP attributes to Go values (string, int64, float64,
-// bool, []any).
-func attrMap(kvs []*commonpb.KeyValue) map[string]any {
-	m := make(map[string]any, len(kvs))
-	for _, kv := range kvs {
-		m[kv.GetKey()] = anyValue(kv.GetValue())
-	}
-	return m
-}
-
-func anyValue(v *commonpb.AnyValue) any {
-	switch x := v.GetValue().(type) {
-	case *commonpb.AnyValue_StringValue:
-		return x.StringValue
-	case *commonpb.AnyValue_IntValue:
-		return x.IntValue
-	case *commonpb.AnyValue_DoubleValue:
-		return x.DoubleValue
-	case *commonpb.AnyValue_BoolValue:
-		return x.BoolValue
-	case *commonpb.AnyValue_ArrayValue:
-		var out []any
-		for _, e := range x.ArrayValue.GetValues() {
-			out = append(out, anyValue(e))
-		}
-		return out
-	}
-	return fmt.Sprint(v)
 }
 
 func newRequest(traceparent string) *http.Request {
@@ -224,7 +193,7 @@ func TestRequestTrace(t *testing.T) {
 		case "authenticate":
 			hopSpan = s
 		case "chat gpt-4o":
-			n, _ := attrMap(s.GetAttributes())["switchboard.attempt"].(int64)
+			n, _ := tracetest.Attrs(s.GetAttributes())["switchboard.attempt"].(int64)
 			attempts[n] = s
 		default:
 			t.Errorf("unexpected span %q", s.GetName())
@@ -244,7 +213,7 @@ func TestRequestTrace(t *testing.T) {
 	if server.GetTraceState() != "vendor=abc" {
 		t.Errorf("server span tracestate = %q", server.GetTraceState())
 	}
-	checkAttrs(t, "server", attrMap(server.GetAttributes()), map[string]any{
+	checkAttrs(t, "server", tracetest.Attrs(server.GetAttributes()), map[string]any{
 		"http.request.method":        "POST",
 		"url.path":                   "/v1/chat/completions",
 		"switchboard.request_id":     "req-123",
@@ -256,7 +225,7 @@ func TestRequestTrace(t *testing.T) {
 		"gen_ai.usage.output_tokens": int64(34),
 		"switchboard.cost_usd":       0.0025,
 	})
-	if _, ok := attrMap(server.GetAttributes())["error.type"]; ok {
+	if _, ok := tracetest.Attrs(server.GetAttributes())["error.type"]; ok {
 		t.Error("successful request has error.type")
 	}
 	if server.GetStatus().GetCode() == tracepb.Status_STATUS_CODE_ERROR {
@@ -283,7 +252,7 @@ func TestRequestTrace(t *testing.T) {
 		t.Errorf("attempt 1 span id %s, injected %s", got, a1.SpanContext().SpanID())
 	}
 
-	a1attrs := attrMap(attempts[1].GetAttributes())
+	a1attrs := tracetest.Attrs(attempts[1].GetAttributes())
 	checkAttrs(t, "attempt 1", a1attrs, map[string]any{
 		"gen_ai.operation.name":      "chat",
 		"gen_ai.provider.name":       "openai",
@@ -305,7 +274,7 @@ func TestRequestTrace(t *testing.T) {
 		}
 	}
 
-	a2attrs := attrMap(attempts[2].GetAttributes())
+	a2attrs := tracetest.Attrs(attempts[2].GetAttributes())
 	checkAttrs(t, "attempt 2", a2attrs, map[string]any{
 		"gen_ai.operation.name":          "chat",
 		"gen_ai.provider.name":           "azure.ai.openai",
@@ -341,9 +310,9 @@ func TestRequestTrace(t *testing.T) {
 
 	// Sanity: the prompt, the secret and the end user never reach a span.
 	for _, s := range spans {
-		dump := s.GetName() + fmt.Sprint(attrMap(s.GetAttributes())) + s.GetStatus().GetMessage()
+		dump := s.GetName() + fmt.Sprint(tracetest.Attrs(s.GetAttributes())) + s.GetStatus().GetMessage()
 		for _, ev := range s.GetEvents() {
-			dump += ev.GetName() + fmt.Sprint(attrMap(ev.GetAttributes()))
+			dump += ev.GetName() + fmt.Sprint(tracetest.Attrs(ev.GetAttributes()))
 		}
 		for _, bad := range []string{promptMarker, secretMarker, "end-user-1"} {
 			if strings.Contains(dump, bad) {
@@ -372,7 +341,7 @@ func TestRequestWithoutParent(t *testing.T) {
 			t.Errorf("root span has parent %x", s.GetParentSpanId())
 		}
 		if s.GetName() == "chat demo" {
-			checkAttrs(t, "attempt", attrMap(s.GetAttributes()), map[string]any{"gen_ai.provider.name": "switchboard.simulator"})
+			checkAttrs(t, "attempt", tracetest.Attrs(s.GetAttributes()), map[string]any{"gen_ai.provider.name": "switchboard.simulator"})
 		}
 	}
 }
@@ -456,7 +425,7 @@ func TestRequestStatus(t *testing.T) {
 	}
 	seen := 0
 	for _, s := range rc.got() {
-		m := attrMap(s.GetAttributes())
+		m := tracetest.Attrs(s.GetAttributes())
 		if s.GetName() == "chat claude" {
 			checkAttrs(t, "attempt", m, map[string]any{"error.type": "500", "gen_ai.provider.name": "anthropic"})
 			if s.GetStatus().GetCode() != tracepb.Status_STATUS_CODE_ERROR {
@@ -500,7 +469,7 @@ func TestRoutePattern(t *testing.T) {
 	}
 	names := map[string]map[string]any{}
 	for _, s := range rc.got() {
-		names[s.GetName()] = attrMap(s.GetAttributes())
+		names[s.GetName()] = tracetest.Attrs(s.GetAttributes())
 	}
 	m, ok := names["GET /v1/models/{id}"]
 	if !ok {
