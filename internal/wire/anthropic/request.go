@@ -39,16 +39,6 @@ type Options struct {
 // defaultMaxTokens is the max_tokens used when Options gives none.
 const defaultMaxTokens = 4096
 
-// thinkingBudget maps reasoning_effort to an Anthropic extended-thinking
-// budget in tokens. 1024 is Anthropic's minimum budget, so "minimal" gets
-// it too; "none" turns thinking off.
-var thinkingBudget = map[string]int64{
-	"minimal": 1024,
-	"low":     1024,
-	"medium":  4096,
-	"high":    16384,
-}
-
 // messagesRequest is the Anthropic Messages request ToMessages writes;
 // members are in the order the Anthropic SDKs send them.
 type messagesRequest struct {
@@ -334,7 +324,7 @@ func translateParams(req *chat.Request, out *messagesRequest, opt Options) error
 	}
 	out.MaxTokens = maxTokens
 	if e := req.ReasoningEffort; e != nil && *e != "none" {
-		budget, ok := thinkingBudget[*e]
+		budget, ok := chat.ClaudeThinking[*e]
 		if !ok {
 			return &ParamError{Param: "reasoning_effort", Msg: fmt.Sprintf(`"reasoning_effort" must be one of none, minimal, low, medium or high for Anthropic models, got %q`, *e)}
 		}
@@ -462,14 +452,8 @@ func translateMessages(msgs []chat.Message, out *messagesRequest) error {
 	var system []string
 	for i, m := range msgs {
 		p := fmt.Sprintf("messages[%d]", i)
-		if !chat.IsNull(m.FunctionCall) {
-			return dialect.Reject(p+".function_call", `the deprecated "function_call" is not translated; use "tool_calls"`)
-		}
-		if !chat.IsNull(m.Audio) {
-			return dialect.Reject(p+".audio", "Anthropic cannot refer to an earlier audio response")
-		}
-		if len(m.ToolCalls) > 0 && m.Role != "assistant" {
-			return &ParamError{Param: p + ".tool_calls", Msg: fmt.Sprintf("%q is only allowed in assistant messages", p+".tool_calls")}
+		if err := dialect.CheckMessage(m, p); err != nil {
+			return err
 		}
 		switch m.Role {
 		case "system", "developer":

@@ -43,15 +43,6 @@ type Options struct {
 // budget when neither the request nor Options give a maximum.
 const defaultAnswerTokens = 4096
 
-// thinkingBudget maps reasoning_effort to a Claude extended-thinking
-// budget in tokens, as for the Anthropic API (1024 is the minimum).
-var thinkingBudget = map[string]int64{
-	"minimal": 1024,
-	"low":     1024,
-	"medium":  4096,
-	"high":    16384,
-}
-
 // chatRequest is the OpenAI Chat Completions request as far as ToConverse
 // reads it: chat.Request with "top_k" (rejected whatever its value),
 // "safety_identifier" and "user" (dropped) taken as any JSON value. Any
@@ -343,7 +334,7 @@ func translateParams(req *chatRequest, out *converseRequest, opt Options) error 
 	}
 	ic.MaxTokens = max(maxTokens, 0)
 	if e := req.ReasoningEffort; e != nil && *e != "none" {
-		budget, ok := thinkingBudget[*e]
+		budget, ok := chat.ClaudeThinking[*e]
 		if !ok {
 			return &ParamError{Param: "reasoning_effort", Msg: fmt.Sprintf(`"reasoning_effort" must be one of none, minimal, low, medium or high for Bedrock models, got %q`, *e)}
 		}
@@ -513,14 +504,8 @@ func checkToolHistory(req *chatRequest, out *converseRequest) error {
 func translateMessages(msgs []chat.Message, out *converseRequest) error {
 	for i, m := range msgs {
 		p := fmt.Sprintf("messages[%d]", i)
-		if !chat.IsNull(m.FunctionCall) {
-			return dialect.Reject(p+".function_call", `the deprecated "function_call" is not translated; use "tool_calls"`)
-		}
-		if !chat.IsNull(m.Audio) {
-			return dialect.Reject(p+".audio", "Converse cannot refer to an earlier audio response")
-		}
-		if len(m.ToolCalls) > 0 && m.Role != "assistant" {
-			return &ParamError{Param: p + ".tool_calls", Msg: fmt.Sprintf("%q is only allowed in assistant messages", p+".tool_calls")}
+		if err := dialect.CheckMessage(m, p); err != nil {
+			return err
 		}
 		switch m.Role {
 		case "system", "developer":

@@ -117,3 +117,30 @@ func JSONKindName(k jsontext.Kind) string {
 	}
 	return "invalid JSON"
 }
+
+// CheckMessage refuses what no translator can carry in a message: the
+// deprecated function_call, a reference to an earlier audio answer, and
+// tool_calls outside assistant messages. path is "messages[i]".
+func (d Dialect) CheckMessage(m Message, path string) error {
+	if !IsNull(m.FunctionCall) {
+		return d.Reject(path+".function_call", `the deprecated "function_call" is not translated; use "tool_calls"`)
+	}
+	if !IsNull(m.Audio) {
+		return d.Reject(path+".audio", d.Models+" cannot refer to an earlier audio response")
+	}
+	if len(m.ToolCalls) > 0 && m.Role != "assistant" {
+		return &ParamError{Param: path + ".tool_calls", Msg: fmt.Sprintf("%q is only allowed in assistant messages", path+".tool_calls")}
+	}
+	return nil
+}
+
+// ClaudeThinking maps reasoning_effort to a Claude extended-thinking budget
+// in tokens, for the Anthropic API and Claude on Bedrock alike. 1024 is
+// Claude's minimum budget, so "minimal" gets it too; "none" turns thinking
+// off.
+var ClaudeThinking = map[string]int64{
+	"minimal": 1024,
+	"low":     1024,
+	"medium":  4096,
+	"high":    16384,
+}

@@ -416,14 +416,8 @@ func translateMessages(msgs []chat.Message, out *generateRequest) error {
 	callNames := map[string]string{} // tool call id → function name
 	for i, m := range msgs {
 		p := fmt.Sprintf("messages[%d]", i)
-		if !chat.IsNull(m.FunctionCall) {
-			return dialect.Reject(p+".function_call", `the deprecated "function_call" is not translated; use "tool_calls"`)
-		}
-		if !chat.IsNull(m.Audio) {
-			return dialect.Reject(p+".audio", "Gemini cannot refer to an earlier audio response")
-		}
-		if len(m.ToolCalls) > 0 && m.Role != "assistant" {
-			return &ParamError{Param: p + ".tool_calls", Msg: fmt.Sprintf("%q is only allowed in assistant messages", p+".tool_calls")}
+		if err := dialect.CheckMessage(m, p); err != nil {
+			return err
 		}
 		switch m.Role {
 		case "system", "developer":
