@@ -107,52 +107,22 @@ func FromMessageJSON(body []byte, model, jsonTool string) (out []byte, usage Usa
 	if m.Type != "message" {
 		return nil, Usage{}, fmt.Errorf("anthropic: decode message: got type %q, want \"message\"", m.Type)
 	}
-	var text, reasoning strings.Builder
-	msg := chat.OutputMessage{Role: "assistant"}
+	a := chat.Answer{JSONTool: jsonTool}
 	for _, b := range m.Content {
 		switch b.Type {
 		case "text":
-			if jsonTool == "" {
-				text.WriteString(b.Text)
-			}
+			a.Text(b.Text)
 		case "thinking":
-			reasoning.WriteString(b.Thinking)
+			a.Reasoning(b.Thinking)
 		case "tool_use":
-			args := b.Input
-			if chat.IsNull(args) {
-				args = jsontext.Value("{}")
-			} else if err := args.Compact(); err != nil {
+			if err := a.ToolUse(b.ID, b.Name, b.Input); err != nil {
 				return nil, Usage{}, fmt.Errorf("anthropic: decode message: tool_use input: %w", err)
 			}
-			if jsonTool != "" && b.Name == jsonTool {
-				text.Write(args)
-				continue
-			}
-			tc := chat.ToolCallOut{ID: b.ID, Type: "function"}
-			tc.Function.Name = b.Name
-			tc.Function.Arguments = string(args)
-			msg.ToolCalls = append(msg.ToolCalls, tc)
 		}
 	}
-	if text.Len() > 0 || len(msg.ToolCalls) == 0 {
-		s := text.String()
-		msg.Content = &s
-	}
-	finish := finishReason(m.StopReason)
-	if jsonTool != "" && finish == "tool_calls" && len(msg.ToolCalls) == 0 {
-		finish = "stop"
-	}
-	msg.ReasoningContent = reasoning.String()
+	msg, finish := a.Message(finishReason(m.StopReason))
 	usage = m.Usage.usage()
-	c := chat.Completion{
-		ID:      completionID(m.ID),
-		Object:  "chat.completion",
-		Created: now().Unix(),
-		Model:   model,
-		Choices: []chat.Choice{{Message: msg, FinishReason: finish}},
-		Usage:   toOpenAIUsage(usage),
-	}
-	out, err = json.Marshal(&c, json.Deterministic(true))
+	out, err = chat.MarshalCompletion(completionID(m.ID), model, now().Unix(), msg, finish, toOpenAIUsage(usage))
 	if err != nil {
 		return nil, Usage{}, fmt.Errorf("anthropic: encode completion: %w", err)
 	}
@@ -160,13 +130,7 @@ func FromMessageJSON(body []byte, model, jsonTool string) (out []byte, usage Usa
 }
 
 func toOpenAIUsage(u Usage) chat.Usage {
-	o := chat.Usage{
-		PromptTokens:     u.PromptTokens,
-		CompletionTokens: u.CompletionTokens,
-		TotalTokens:      u.PromptTokens + u.CompletionTokens,
-	}
-	o.PromptTokensDetails.CachedTokens = u.CachedTokens
-	return o
+	return chat.UsageOf(u.PromptTokens, u.CompletionTokens, u.CachedTokens)
 }
 
 // completionID makes an OpenAI completion id from an Anthropic message id.

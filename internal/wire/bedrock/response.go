@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/go-json-experiment/json"
@@ -120,52 +119,22 @@ func FromConverseJSON(body []byte, model, jsonTool string) (out []byte, usage Us
 	if m == nil {
 		return nil, Usage{}, fmt.Errorf("bedrock: decode converse response: no output.message")
 	}
-	var text, reasoning strings.Builder
-	msg := chat.OutputMessage{Role: "assistant"}
+	a := chat.Answer{JSONTool: jsonTool}
 	for _, b := range m.Content {
 		switch {
 		case b.Text != nil:
-			if jsonTool == "" {
-				text.WriteString(*b.Text)
-			}
+			a.Text(*b.Text)
 		case b.ReasoningContent != nil && b.ReasoningContent.ReasoningText != nil:
-			reasoning.WriteString(b.ReasoningContent.ReasoningText.Text)
+			a.Reasoning(b.ReasoningContent.ReasoningText.Text)
 		case b.ToolUse != nil:
-			args := b.ToolUse.Input
-			if chat.IsNull(args) {
-				args = jsontext.Value("{}")
-			} else if err := args.Compact(); err != nil {
+			if err := a.ToolUse(b.ToolUse.ToolUseID, b.ToolUse.Name, b.ToolUse.Input); err != nil {
 				return nil, Usage{}, fmt.Errorf("bedrock: decode converse response: toolUse input: %w", err)
 			}
-			if jsonTool != "" && b.ToolUse.Name == jsonTool {
-				text.Write(args)
-				continue
-			}
-			tc := chat.ToolCallOut{ID: b.ToolUse.ToolUseID, Type: "function"}
-			tc.Function.Name = b.ToolUse.Name
-			tc.Function.Arguments = string(args)
-			msg.ToolCalls = append(msg.ToolCalls, tc)
 		}
 	}
-	if text.Len() > 0 || len(msg.ToolCalls) == 0 {
-		s := text.String()
-		msg.Content = &s
-	}
-	msg.ReasoningContent = reasoning.String()
-	finish := finishReason(r.StopReason)
-	if jsonTool != "" && finish == "tool_calls" && len(msg.ToolCalls) == 0 {
-		finish = "stop"
-	}
+	msg, finish := a.Message(finishReason(r.StopReason))
 	usage = r.Usage.usage()
-	c := chat.Completion{
-		ID:      "chatcmpl-" + newID(),
-		Object:  "chat.completion",
-		Created: now().Unix(),
-		Model:   model,
-		Choices: []chat.Choice{{Message: msg, FinishReason: finish}},
-		Usage:   toOpenAIUsage(usage),
-	}
-	out, err = json.Marshal(&c, json.Deterministic(true))
+	out, err = chat.MarshalCompletion("chatcmpl-"+newID(), model, now().Unix(), msg, finish, toOpenAIUsage(usage))
 	if err != nil {
 		return nil, Usage{}, fmt.Errorf("bedrock: encode completion: %w", err)
 	}
@@ -173,13 +142,7 @@ func FromConverseJSON(body []byte, model, jsonTool string) (out []byte, usage Us
 }
 
 func toOpenAIUsage(u Usage) chat.Usage {
-	o := chat.Usage{
-		PromptTokens:     u.PromptTokens,
-		CompletionTokens: u.CompletionTokens,
-		TotalTokens:      u.PromptTokens + u.CompletionTokens,
-	}
-	o.PromptTokensDetails.CachedTokens = u.CachedTokens
-	return o
+	return chat.UsageOf(u.PromptTokens, u.CompletionTokens, u.CachedTokens)
 }
 
 // finishReason maps a Converse stopReason to an OpenAI finish_reason.

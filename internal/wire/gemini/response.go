@@ -76,12 +76,7 @@ type responsePart struct {
 }
 
 func toOpenAIUsage(u Usage) chat.Usage {
-	o := chat.Usage{
-		PromptTokens:     u.PromptTokens,
-		CompletionTokens: u.CompletionTokens,
-		TotalTokens:      u.PromptTokens + u.CompletionTokens,
-	}
-	o.PromptTokensDetails.CachedTokens = u.CachedTokens
+	o := chat.UsageOf(u.PromptTokens, u.CompletionTokens, u.CachedTokens)
 	o.CompletionTokensDetails = &chat.CompletionTokensDetails{ReasoningTokens: u.ReasoningTokens}
 	return o
 }
@@ -165,15 +160,7 @@ func FromGemini(body []byte, model string) (out []byte, usage Usage, err error) 
 	default:
 		return nil, Usage{}, fmt.Errorf("gemini: decode response: no candidates")
 	}
-	c := chat.Completion{
-		ID:      "chatcmpl-" + r.ResponseID,
-		Object:  "chat.completion",
-		Created: now().Unix(),
-		Model:   model,
-		Choices: []chat.Choice{{Message: msg, FinishReason: finish}},
-		Usage:   toOpenAIUsage(usage),
-	}
-	out, err = json.Marshal(&c, json.Deterministic(true))
+	out, err = chat.MarshalCompletion("chatcmpl-"+r.ResponseID, model, now().Unix(), msg, finish, toOpenAIUsage(usage))
 	if err != nil {
 		return nil, Usage{}, fmt.Errorf("gemini: encode completion: %w", err)
 	}
