@@ -203,42 +203,17 @@ func ToMessages(openaiBody []byte, model string, opt Options) ([]byte, error) {
 func JSONToolName(openaiBody []byte) (string, bool) { return chat.JSONToolName(openaiBody) }
 
 func translateParams(req *chat.Request, out *messagesRequest, opt Options) error {
-	if len(req.Messages) == 0 {
-		return &ParamError{Param: "messages", Msg: `"messages" is required and must not be empty`}
+	if err := dialect.CheckRequest(req); err != nil {
+		return err
 	}
 	// Options with no Anthropic counterpart: only their defaults pass.
 	switch {
 	case !chat.IsNull(req.Seed):
 		return dialect.Reject("seed", "Anthropic has no seed, so its answers cannot be made repeatable; remove seed for this model")
-	case req.N != nil && *req.N != 1:
-		return dialect.Reject("n", "Anthropic returns one choice per request; send n requests instead")
-	case req.Logprobs != nil && *req.Logprobs:
-		return dialect.Reject("logprobs", "Anthropic does not return log probabilities")
-	case req.TopLogprobs != nil && *req.TopLogprobs != 0:
-		return dialect.Reject("top_logprobs", "Anthropic does not return log probabilities")
 	case req.FrequencyPenalty != nil && *req.FrequencyPenalty != 0:
 		return dialect.Reject("frequency_penalty", "Anthropic has no repetition penalties; remove it or set it to 0")
 	case req.PresencePenalty != nil && *req.PresencePenalty != 0:
 		return dialect.Reject("presence_penalty", "Anthropic has no repetition penalties; remove it or set it to 0")
-	case len(req.LogitBias) > 0:
-		return dialect.Reject("logit_bias", "Anthropic has no token biasing")
-	case !chat.IsNull(req.Audio):
-		return dialect.Reject("audio", "Anthropic models do not produce audio")
-	case !chat.IsNull(req.Prediction):
-		return dialect.Reject("prediction", "Anthropic has no predicted outputs")
-	case !chat.IsNull(req.WebSearchOptions):
-		return dialect.Reject("web_search_options", "use a web search tool of your own instead")
-	case req.Verbosity != nil && *req.Verbosity != "medium":
-		return dialect.Reject("verbosity", "Anthropic has no verbosity control")
-	case !chat.IsNull(req.Functions):
-		return dialect.Reject("functions", `the deprecated "functions" API is not translated; use "tools"`)
-	case !chat.IsNull(req.FunctionCall):
-		return dialect.Reject("function_call", `the deprecated "function_call" API is not translated; use "tool_choice"`)
-	}
-	for i, m := range req.Modalities {
-		if m != "text" {
-			return dialect.Reject(fmt.Sprintf("modalities[%d]", i), fmt.Sprintf("Anthropic models only produce text, not %q", m))
-		}
 	}
 	jt, err := dialect.JSONTool(req.ResponseFormat)
 	if err != nil {

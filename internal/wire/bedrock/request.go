@@ -253,45 +253,20 @@ func ToConverse(openaiBody []byte, opt Options) ([]byte, error) {
 func JSONToolName(openaiBody []byte) (string, bool) { return chat.JSONToolName(openaiBody) }
 
 func translateParams(req *chatRequest, out *converseRequest, opt Options) error {
-	if len(req.Messages) == 0 {
-		return &ParamError{Param: "messages", Msg: `"messages" is required and must not be empty`}
+	if err := dialect.CheckRequest(&req.Request); err != nil {
+		return err
 	}
 	switch {
 	case !chat.IsNull(req.Seed):
 		return dialect.Reject("seed", "Converse has no seed, so its answers cannot be made repeatable; remove seed for this model")
-	case req.N != nil && *req.N != 1:
-		return dialect.Reject("n", "Bedrock returns one choice per request; send n requests instead")
-	case req.Logprobs != nil && *req.Logprobs:
-		return dialect.Reject("logprobs", "Bedrock does not return log probabilities")
-	case req.TopLogprobs != nil && *req.TopLogprobs != 0:
-		return dialect.Reject("top_logprobs", "Bedrock does not return log probabilities")
 	case req.FrequencyPenalty != nil && *req.FrequencyPenalty != 0:
 		return dialect.Reject("frequency_penalty", "Converse has no repetition penalties; remove it or set it to 0")
 	case req.PresencePenalty != nil && *req.PresencePenalty != 0:
 		return dialect.Reject("presence_penalty", "Converse has no repetition penalties; remove it or set it to 0")
-	case len(req.LogitBias) > 0:
-		return dialect.Reject("logit_bias", "Converse has no token biasing")
 	case !chat.IsNull(req.TopK):
 		return dialect.Reject("top_k", "top_k is model-specific on Bedrock and not translated")
-	case !chat.IsNull(req.Audio):
-		return dialect.Reject("audio", "Converse models do not produce audio")
-	case !chat.IsNull(req.Prediction):
-		return dialect.Reject("prediction", "Converse has no predicted outputs")
-	case !chat.IsNull(req.WebSearchOptions):
-		return dialect.Reject("web_search_options", "use a web search tool of your own instead")
-	case req.Verbosity != nil && *req.Verbosity != "medium":
-		return dialect.Reject("verbosity", "Converse has no verbosity control")
 	case req.ParallelToolCalls != nil && !*req.ParallelToolCalls:
 		return dialect.Reject("parallel_tool_calls", "Converse cannot turn off parallel tool use")
-	case !chat.IsNull(req.Functions):
-		return dialect.Reject("functions", `the deprecated "functions" API is not translated; use "tools"`)
-	case !chat.IsNull(req.FunctionCall):
-		return dialect.Reject("function_call", `the deprecated "function_call" API is not translated; use "tool_choice"`)
-	}
-	for i, m := range req.Modalities {
-		if m != "text" {
-			return dialect.Reject(fmt.Sprintf("modalities[%d]", i), fmt.Sprintf("Converse models only produce text, not %q", m))
-		}
 	}
 	jt, err := dialect.JSONTool(req.ResponseFormat)
 	if err != nil {

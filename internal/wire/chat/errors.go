@@ -144,3 +144,43 @@ var ClaudeThinking = map[string]int64{
 	"medium":  4096,
 	"high":    16384,
 }
+
+// CheckRequest refuses the OpenAI parameters no translator can honour
+// (beyond their defaults): an empty conversation, n > 1, log
+// probabilities, logit_bias, audio output and non-text modalities,
+// predicted outputs, web_search_options, verbosity other than medium, and
+// the deprecated functions API. Dialect-specific parameters (seed,
+// penalties, parallel_tool_calls, top_k, …) are the translator's.
+func (d Dialect) CheckRequest(req *Request) error {
+	if len(req.Messages) == 0 {
+		return &ParamError{Param: "messages", Msg: `"messages" is required and must not be empty`}
+	}
+	switch {
+	case req.N != nil && *req.N != 1:
+		return d.Reject("n", d.Models+" returns one choice per request; send n requests instead")
+	case req.Logprobs != nil && *req.Logprobs:
+		return d.Reject("logprobs", d.Models+" does not return log probabilities")
+	case req.TopLogprobs != nil && *req.TopLogprobs != 0:
+		return d.Reject("top_logprobs", d.Models+" does not return log probabilities")
+	case len(req.LogitBias) > 0:
+		return d.Reject("logit_bias", d.Models+" has no token biasing")
+	case !IsNull(req.Audio):
+		return d.Reject("audio", d.Models+" models do not produce audio")
+	case !IsNull(req.Prediction):
+		return d.Reject("prediction", d.Models+" has no predicted outputs")
+	case !IsNull(req.WebSearchOptions):
+		return d.Reject("web_search_options", "use a web search tool of your own instead")
+	case req.Verbosity != nil && *req.Verbosity != "medium":
+		return d.Reject("verbosity", d.Models+" has no verbosity control")
+	case !IsNull(req.Functions):
+		return d.Reject("functions", `the deprecated "functions" API is not translated; use "tools"`)
+	case !IsNull(req.FunctionCall):
+		return d.Reject("function_call", `the deprecated "function_call" API is not translated; use "tool_choice"`)
+	}
+	for i, m := range req.Modalities {
+		if m != "text" {
+			return d.Reject(fmt.Sprintf("modalities[%d]", i), fmt.Sprintf("%s models only produce text, not %q", d.Models, m))
+		}
+	}
+	return nil
+}

@@ -239,37 +239,11 @@ func ToGemini(openaiBody []byte, opt Options) ([]byte, error) {
 }
 
 func translateParams(req *chatRequest, out *generateRequest) error {
-	if len(req.Messages) == 0 {
-		return &ParamError{Param: "messages", Msg: `"messages" is required and must not be empty`}
+	if err := dialect.CheckRequest(&req.Request); err != nil {
+		return err
 	}
-	switch {
-	case req.N != nil && *req.N != 1:
-		return dialect.Reject("n", "the gateway returns one Gemini candidate per request; send n requests instead")
-	case req.Logprobs != nil && *req.Logprobs:
-		return dialect.Reject("logprobs", "log probabilities are not translated for Gemini providers")
-	case req.TopLogprobs != nil && *req.TopLogprobs != 0:
-		return dialect.Reject("top_logprobs", "log probabilities are not translated for Gemini providers")
-	case len(req.LogitBias) > 0:
-		return dialect.Reject("logit_bias", "Gemini has no token biasing")
-	case !chat.IsNull(req.Audio):
-		return dialect.Reject("audio", "audio output is not translated for Gemini providers")
-	case !chat.IsNull(req.Prediction):
-		return dialect.Reject("prediction", "Gemini has no predicted outputs")
-	case !chat.IsNull(req.WebSearchOptions):
-		return dialect.Reject("web_search_options", "use a search tool of your own instead")
-	case req.Verbosity != nil && *req.Verbosity != "medium":
-		return dialect.Reject("verbosity", "Gemini has no verbosity control")
-	case req.ParallelToolCalls != nil && !*req.ParallelToolCalls:
+	if req.ParallelToolCalls != nil && !*req.ParallelToolCalls {
 		return dialect.Reject("parallel_tool_calls", "Gemini may always call several functions at once and has no switch to prevent it")
-	case !chat.IsNull(req.Functions):
-		return dialect.Reject("functions", `the deprecated "functions" API is not translated; use "tools"`)
-	case !chat.IsNull(req.FunctionCall):
-		return dialect.Reject("function_call", `the deprecated "function_call" API is not translated; use "tool_choice"`)
-	}
-	for i, m := range req.Modalities {
-		if m != "text" {
-			return dialect.Reject(fmt.Sprintf("modalities[%d]", i), fmt.Sprintf("only text output is translated, not %q", m))
-		}
 	}
 	gc := &generationConfig{
 		Temperature:      req.Temperature,
