@@ -221,6 +221,9 @@ func (s *Server) withTeam(x *exchange, p *principal) (*principal, error) {
 	}
 	name := p.team.name
 	if t, ok := x.rt.teams[name]; ok {
+		if p.team == t {
+			return p, nil // a static key whose config team Apply resolved
+		}
 		q := *p
 		q.team = t
 		return &q, nil

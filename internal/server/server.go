@@ -253,7 +253,11 @@ func (s *Server) Apply(cfg *config.Config) error {
 	}
 	for i := range cfg.Keys {
 		k := &cfg.Keys[i]
-		rt.keys[sha256.Sum256([]byte(k.Key))] = staticPrincipal(k)
+		p := staticPrincipal(k)
+		if t, ok := rt.teams[k.Team]; ok {
+			p.team = t // resolved once here, not on every request
+		}
+		rt.keys[sha256.Sum256([]byte(k.Key))] = p
 	}
 	if rt.policy, rt.policies, err = compilePolicies(cfg); err != nil {
 		return err
