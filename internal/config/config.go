@@ -117,6 +117,12 @@ const (
 	TypeBedrock   = "bedrock"
 )
 
+// Upstream HTTP clients (Provider.HTTPClient).
+const (
+	HTTPClientAuto    = "auto"
+	HTTPClientNetHTTP = "net/http"
+)
+
 // DefaultAzureAPIVersion is the api-version sent to Azure OpenAI when a
 // provider does not set api_version.
 const DefaultAzureAPIVersion = "2024-10-21"
@@ -142,6 +148,11 @@ type Provider struct {
 	Timeouts Timeouts `yaml:"timeouts"`
 	// MaxConcurrency bounds in-flight requests to this provider; 0 = unlimited.
 	MaxConcurrency int `yaml:"max_concurrency"`
+	// HTTPClient picks the upstream HTTP client: "auto" (default: the
+	// gateway's own HTTP/1.1 client for http:// base URLs that no proxy
+	// variable applies to, net/http with TLS and HTTP/2 otherwise) or
+	// "net/http" (always net/http).
+	HTTPClient string `yaml:"http_client"`
 	// ExtraParams are request-body top-level fields this provider accepts
 	// beyond the OpenAI schema (e.g. top_k for vLLM); others are rejected.
 	ExtraParams []string `yaml:"extra_params"`

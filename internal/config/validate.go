@@ -189,6 +189,11 @@ func (v *validator) providers(c *Config) map[string]int {
 		if p.Faults != "" && p.Type != TypeSimulator {
 			v.errorf(at+".faults", "only allowed on simulator providers (this one is %s)", p.Type)
 		}
+		switch p.HTTPClient {
+		case "", HTTPClientAuto, HTTPClientNetHTTP:
+		default:
+			v.errorf(at+".http_client", "unknown client %q; use %q (default) or %q", p.HTTPClient, HTTPClientAuto, HTTPClientNetHTTP)
+		}
 		if p.MaxConcurrency < 0 {
 			v.errorf(at+".max_concurrency", "must not be negative (0 means unlimited)")
 		}

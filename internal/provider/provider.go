@@ -9,9 +9,9 @@
 package provider
 
 import (
-	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/switchboard-gw/switchboard/internal/config"
+	"github.com/switchboard-gw/switchboard/internal/h1"
 )
 
 // Op is an upstream operation.
@@ -175,6 +176,10 @@ func newProvider(c config.Provider, sim SimulatorFactory) (*Provider, error) {
 		if _, err := url.Parse(p.base); err != nil {
 			return nil, fmt.Errorf("base_url: %w", err)
 		}
+		if fast := newFastTransport(c, p.base); fast != nil {
+			p.rt, p.closeIdle = fast, fast.CloseIdleConnections
+			break
+		}
 		t := newTransport(c)
 		p.rt = t
 		p.closeIdle = t.CloseIdleConnections
@@ -217,6 +222,30 @@ func newTransport(c config.Provider) *http.Transport {
 	}
 }
 
+// newFastTransport is the gateway's own HTTP/1.1 client (package h1) for a
+// plaintext base URL that no proxy variable applies to, unless the provider
+// asks for net/http; nil otherwise. It has no goroutines of its own, which
+// on a local inference server is most of what a hop costs (BENCHMARKS.md).
+func newFastTransport(c config.Provider, base string) *h1.Transport {
+	if c.HTTPClient == config.HTTPClientNetHTTP {
+		return nil
+	}
+	u, err := url.Parse(base)
+	if err != nil || u.Scheme != "http" {
+		return nil
+	}
+	if proxy, err := http.ProxyFromEnvironment(&http.Request{URL: u}); err != nil || proxy != nil {
+		return nil
+	}
+	d := &net.Dialer{Timeout: c.Timeouts.Connect.D(), KeepAlive: 30 * time.Second}
+	return &h1.Transport{
+		DialContext:     d.DialContext,
+		MaxIdlePerHost:  1024,
+		MaxConnsPerHost: c.MaxConcurrency,
+		IdleTimeout:     90 * time.Second,
+	}
+}
+
 // Rejects returns the OpenAI request fields this provider type is known to
 // refuse.
 func (p *Provider) Rejects() []string { return p.reject }
@@ -247,7 +276,7 @@ func (p *Provider) NewRequest(ctx context.Context, op Op, model string, stream b
 	default:
 		target = p.base + op.path()
 	}
-	req, err = http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
+	req, err = newPost(ctx, target, body)
 	if err != nil {
 		return nil, 0, fmt.Errorf("%s: new request: %w", p.Name, err)
 	}
@@ -261,6 +290,21 @@ func (p *Provider) NewRequest(ctx context.Context, op Op, model string, stream b
 	}
 	p.setKey(req.Header, key)
 	return req, key, nil
+}
+
+// newPost is a POST of body, which the h1 Transport writes without a copy
+// and net/http's reads like a bytes.Reader (and can read again).
+func newPost(ctx context.Context, target string, body []byte) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, h1.NewBytes(body))
+	if err != nil {
+		return nil, err
+	}
+	req.ContentLength = int64(len(body))
+	req.GetBody = func() (io.ReadCloser, error) { return h1.NewBytes(body), nil }
+	if len(body) == 0 {
+		req.Body, req.GetBody = http.NoBody, nil
+	}
+	return req, nil
 }
 
 // setHeaders sets the configured and the dialect's fixed headers.
@@ -297,7 +341,7 @@ func (p *Provider) setKey(h http.Header, i int) {
 // NewRequestPath is NewRequest for another path under an Anthropic
 // provider's base URL (e.g. /v1/messages/count_tokens).
 func (p *Provider) NewRequestPath(ctx context.Context, path string, body []byte) (*http.Request, int, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.base+path, bytes.NewReader(body))
+	req, err := newPost(ctx, p.base+path, body)
 	if err != nil {
 		return nil, 0, fmt.Errorf("%s: new request: %w", p.Name, err)
 	}
