@@ -142,7 +142,15 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 			if err != nil {
 				return err
 			}
-			cfgPath := filepath.Join(os.TempDir(), fmt.Sprintf("switchboard-bench-%d.yaml", os.Getpid()))
+			// A directory of its own: the gateway watches its config's
+			// directory for changes, and in the shared temp directory other
+			// processes' files would wake it during the measurement.
+			cfgDir, err := os.MkdirTemp("", "switchboard-bench-config-")
+			if err != nil {
+				return fmt.Errorf("bench: config directory: %w", err)
+			}
+			defer os.RemoveAll(cfgDir)
+			cfgPath := filepath.Join(cfgDir, "switchboard.yaml")
 			yaml := bench.GatewayConfig(addr, upBase+"/v1", *logLevel)
 			if _, err := config.Parse([]byte(yaml), cfgPath, func(string) (string, bool) { return "", false }); err != nil {
 				return fmt.Errorf("bench: generated gateway config: %w", err)
@@ -150,7 +158,6 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 			if err := os.WriteFile(cfgPath, []byte(yaml), 0o600); err != nil {
 				return fmt.Errorf("bench: write gateway config: %w", err)
 			}
-			defer os.Remove(cfgPath)
 			p, err := bench.StartProcess(ctx, exe, []string{"serve", "--config", cfgPath}, "http://"+addr+"/healthz", logFile)
 			if err != nil {
 				return err

@@ -300,8 +300,7 @@ func (t *Transport) readResponse(br *bufio.Reader, req *http.Request) (*http.Res
 			return nil, err
 		}
 		resp.Request = req
-		resp.Header = make(http.Header, 8)
-		if err := readHeader(br, resp.Header, &limit); err != nil {
+		if resp.Header, err = readHeader(br, &limit); err != nil {
 			return nil, err
 		}
 		if resp.StatusCode >= 100 && resp.StatusCode < 200 && resp.StatusCode != http.StatusSwitchingProtocols {
@@ -401,32 +400,69 @@ func truncate(b []byte) []byte {
 	return b
 }
 
-// readHeader reads header lines up to the empty line into h, with
-// canonical keys.
-func readHeader(br *bufio.Reader, h http.Header, limit *int) error {
+// readHeader reads header lines up to the empty line, with canonical keys.
+// The values share one string and one []string backing array: an answer
+// carries a dozen headers or more, and two allocations per header added up.
+func readHeader(br *bufio.Reader, limit *int) (http.Header, error) {
+	hb := headerBufs.Get().(*headerBuf)
+	defer func() {
+		if cap(hb.raw) <= 64<<10 {
+			headerBufs.Put(hb)
+		}
+	}()
+	raw, spans := hb.raw[:0], hb.spans[:0]
 	for {
 		line, err := readLine(br, limit)
 		if err != nil {
 			if errors.Is(err, io.EOF) {
 				err = io.ErrUnexpectedEOF
 			}
-			return fmt.Errorf("h1: read headers: %w", err)
+			return nil, fmt.Errorf("h1: read headers: %w", err)
 		}
 		if len(line) == 0 {
-			return nil
+			break
 		}
 		if line[0] == ' ' || line[0] == '\t' {
-			return errors.New("h1: obsolete header line folding in the response")
+			return nil, errors.New("h1: obsolete header line folding in the response")
 		}
 		i := bytes.IndexByte(line, ':')
 		if i <= 0 || !validTokenBytes(line[:i]) {
-			return fmt.Errorf("h1: malformed header line %q", truncate(line))
+			return nil, fmt.Errorf("h1: malformed header line %q", truncate(line))
 		}
-		key := canonicalKey(line[:i])
-		v := string(bytes.Trim(line[i+1:], " \t"))
-		h[key] = append(h[key], v)
+		v := bytes.Trim(line[i+1:], " \t")
+		sp := span{k: len(raw)}
+		raw = append(raw, line[:i]...)
+		sp.v = len(raw)
+		raw = append(raw, v...)
+		sp.end = len(raw)
+		spans = append(spans, sp)
 	}
+	hb.raw, hb.spans = raw, spans
+	h := make(http.Header, len(spans))
+	all := string(raw)
+	vals := make([]string, len(spans))
+	for i, sp := range spans {
+		key := canonicalKey(raw[sp.k:sp.v])
+		vals[i] = all[sp.v:sp.end]
+		if prev := h[key]; prev != nil {
+			h[key] = append(prev, vals[i])
+		} else {
+			h[key] = vals[i : i+1 : i+1]
+		}
+	}
+	return h, nil
 }
+
+// span locates one header line in headerBuf.raw: the name at [k, v), the
+// value at [v, end).
+type span struct{ k, v, end int }
+
+type headerBuf struct {
+	raw   []byte
+	spans []span
+}
+
+var headerBufs = sync.Pool{New: func() any { return &headerBuf{raw: make([]byte, 0, 2048), spans: make([]span, 0, 32)} }}
 
 // canonicalKey returns the canonical form of a header name, without
 // allocating for the names answers usually carry.

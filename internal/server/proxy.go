@@ -309,11 +309,16 @@ func prepare(in routeInput, p *provider.Provider, tgt route.Target, cm *route.Mo
 	// stream_options is asked for only from OpenAI-dialect upstreams; the
 	// others report usage on their own.
 	forceUsage := in.req.Stream && p.Dialect == provider.DialectOpenAI && !p.NoStreamOptions
-	*in.out = in.req.RewriteShaped((*in.out)[:0], in.body, tgt.Model, forceUsage, shapeFor(cm, in.key))
-	if p.Dialect == provider.DialectAnthropic {
-		return anthropic.ToMessages(*in.out, tgt.Model, anthropic.Options{DefaultMaxTokens: p.DefaultMaxTokens})
+	shape := shapeFor(cm, in.key)
+	body := in.body // sent as it is when nothing changes: no copy of a large prompt
+	if !in.req.Unchanged(in.body, tgt.Model, forceUsage, shape) {
+		*in.out = in.req.RewriteShaped((*in.out)[:0], in.body, tgt.Model, forceUsage, shape)
+		body = *in.out
 	}
-	return toCloud(in, p, *in.out)
+	if p.Dialect == provider.DialectAnthropic {
+		return anthropic.ToMessages(body, tgt.Model, anthropic.Options{DefaultMaxTokens: p.DefaultMaxTokens})
+	}
+	return toCloud(in, p, body)
 }
 
 // toCloud translates an OpenAI chat body for a Gemini or Bedrock provider,

@@ -569,8 +569,43 @@ func (r *Request) RewriteShaped(dst, body []byte, model string, forceUsage bool,
 		return append(dst, body...)
 	}
 	var buf [5]edit
-	edits := buf[:0]
-	edits = append(edits, edit{at: r.modelStart, end: r.modelEnd, model: true})
+	edits := r.edits(buf[:0], body, model, forceUsage, shape)
+	// Apply in body order; insertions at the same point keep their order.
+	for i := 1; i < len(edits); i++ {
+		for j := i; j > 0 && edits[j].at < edits[j-1].at; j-- {
+			edits[j], edits[j-1] = edits[j-1], edits[j]
+		}
+	}
+	pos := 0
+	for _, e := range edits {
+		dst = append(dst, body[pos:e.at]...)
+		if e.model {
+			dst, _ = jsontext.AppendQuote(dst, model) // on invalid UTF-8 the output is still valid
+		} else {
+			dst = append(dst, e.text...)
+		}
+		pos = e.end
+	}
+	return append(dst, body[pos:]...)
+}
+
+// Unchanged reports whether RewriteShaped would return body as it is: the
+// model is already the upstream's (written without escapes) and nothing is
+// forced or shaped. The gateway then sends the client's bytes upstream
+// without a copy.
+func (r *Request) Unchanged(body []byte, model string, forceUsage bool, shape Shape) bool {
+	if !r.scanned {
+		return true
+	}
+	var buf [5]edit
+	return len(r.edits(buf[:0], body, model, forceUsage, shape)) == 0
+}
+
+// edits lists what RewriteShaped changes in body, in no particular order.
+func (r *Request) edits(edits []edit, body []byte, model string, forceUsage bool, shape Shape) []edit {
+	if raw := body[r.modelStart:r.modelEnd]; len(raw) != len(model)+2 || string(raw[1:len(raw)-1]) != model || !plainString(model) {
+		edits = append(edits, edit{at: r.modelStart, end: r.modelEnd, model: true})
+	}
 	if forceUsage && r.Stream && !r.IncludeUsage {
 		switch {
 		case r.soStart < 0:
@@ -603,23 +638,19 @@ func (r *Request) RewriteShaped(dst, body []byte, model string, forceUsage bool,
 	if t := shape.MaxTemperature; t > 0 && r.HasTemperature && r.Temperature > t {
 		edits = append(edits, edit{at: r.tStart, end: r.tEnd, text: strconv.AppendFloat(nil, t, 'g', -1, 64)})
 	}
-	// Apply in body order; insertions at the same point keep their order.
-	for i := 1; i < len(edits); i++ {
-		for j := i; j > 0 && edits[j].at < edits[j-1].at; j-- {
-			edits[j], edits[j-1] = edits[j-1], edits[j]
+	return edits
+}
+
+// plainString reports whether s is written in JSON as itself between
+// quotes: printable ASCII other than '"' and '\\'. (Other strings may be
+// written in more than one way; they are always rewritten.)
+func plainString(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+			return false
 		}
 	}
-	pos := 0
-	for _, e := range edits {
-		dst = append(dst, body[pos:e.at]...)
-		if e.model {
-			dst, _ = jsontext.AppendQuote(dst, model) // on invalid UTF-8 the output is still valid
-		} else {
-			dst = append(dst, e.text...)
-		}
-		pos = e.end
-	}
-	return append(dst, body[pos:]...)
+	return true
 }
 
 // Metadata decodes the request's metadata object from body (the bytes r was

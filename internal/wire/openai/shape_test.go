@@ -50,6 +50,45 @@ func TestRewriteShaped(t *testing.T) {
 	}
 }
 
+// TestUnchanged: the gateway sends the client's bytes as they are exactly
+// when the rewrite would give them back unchanged.
+func TestUnchanged(t *testing.T) {
+	for _, tc := range []struct {
+		name, in, model string
+		forceUsage      bool
+		shape           Shape
+		want            bool
+	}{
+		{"same model", `{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}`, "gpt-4o", true, Shape{}, true},
+		{"other model", `{"model":"fast","messages":[{"role":"user"}]}`, "gpt-4o", true, Shape{}, false},
+		{"prefix of the model", `{"model":"gpt-4","messages":[{"role":"user"}]}`, "gpt-4o", false, Shape{}, false},
+		{"escaped in the body", `{"model":"gpt\u002d4o","messages":[{"role":"user"}]}`, "gpt-4o", false, Shape{}, false},
+		// Conservative: a model that needs escapes is always rewritten.
+		{"model needing escapes", `{"model":"a\"b","messages":[{"role":"user"}]}`, `a"b`, false, Shape{}, false},
+		{"stream without usage", `{"model":"m","stream":true,"messages":[{"role":"user"}]}`, "m", true, Shape{}, false},
+		{"stream, usage not forced", `{"model":"m","stream":true,"messages":[{"role":"user"}]}`, "m", false, Shape{}, true},
+		{"stream with usage", `{"model":"m","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user"}]}`, "m", true, Shape{}, true},
+		{"default max_tokens", `{"model":"m","messages":[{"role":"user"}]}`, "m", false, Shape{DefaultMaxTokens: 10}, false},
+		{"under the caps", `{"model":"m","max_tokens":5,"temperature":0.1,"messages":[{"role":"user"}]}`, "m", false, Shape{MaxMaxTokens: 10, MaxTemperature: 1}, true},
+		{"over a cap", `{"model":"m","max_tokens":50,"messages":[{"role":"user"}]}`, "m", false, Shape{MaxMaxTokens: 10}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := ScanChat([]byte(tc.in), nil)
+			if err != nil {
+				t.Fatalf("ScanChat: %v", err)
+			}
+			got := r.Unchanged([]byte(tc.in), tc.model, tc.forceUsage, tc.shape)
+			if got != tc.want {
+				t.Fatalf("Unchanged = %v, want %v", got, tc.want)
+			}
+			out := string(r.RewriteShaped(nil, []byte(tc.in), tc.model, tc.forceUsage, tc.shape))
+			if got && out != tc.in {
+				t.Fatalf("Unchanged, but RewriteShaped gives\n%s\nfor\n%s", out, tc.in)
+			}
+		})
+	}
+}
+
 func TestMetadata(t *testing.T) {
 	body := []byte(`{"model":"a","metadata":{"tier":"free","n":3,"who":"x\u00e9"},"messages":[{"role":"user"}]}`)
 	r, err := ScanChat(body, nil)
