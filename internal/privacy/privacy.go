@@ -82,13 +82,17 @@ func (h *Hasher) Sum(text []byte) string {
 	return out
 }
 
-// textKeys are the members whose string values are the conversation's text
+// isTextKey reports whether members named name hold the conversation's text
 // in the OpenAI and Anthropic dialects, requests and answers alike:
 // message and part content, text parts, system prompts, embeddings input,
 // legacy prompts, tool-call arguments, and streamed deltas of all of them.
-var textKeys = map[string]bool{
-	"content": true, "text": true, "system": true, "input": true, "prompt": true,
-	"arguments": true, "partial_json": true, "thinking": true, "refusal": true,
+func isTextKey(name []byte) bool {
+	switch string(name) {
+	case "content", "text", "system", "input", "prompt",
+		"arguments", "partial_json", "thinking", "refusal":
+		return true
+	}
+	return false
 }
 
 // Text is the conversation text of a JSON body (a request or a non-streamed
@@ -128,13 +132,17 @@ type sink struct {
 	out []byte
 }
 
-func (s *sink) add(raw []byte) error {
-	var err error
-	if s.out, err = jsontext.AppendUnquote(s.out, raw); err != nil {
-		return err
+// add appends the valid JSON string raw, unquoted, and a newline. verbatim
+// says raw has no escapes: then its unquoted form is its bytes between the
+// quotes, which is what AppendUnquote would give, without its second scan.
+func (s *sink) add(raw []byte, verbatim bool) {
+	if verbatim {
+		s.out = append(s.out, raw[1:len(raw)-1]...)
+	} else {
+		// raw was checked as jsontext checks strings: this cannot fail.
+		s.out, _ = jsontext.AppendUnquote(s.out, raw)
 	}
 	s.out = append(s.out, '\n')
-	return nil
 }
 
 // collect feeds the text of a JSON body, or of the data lines of an SSE
@@ -157,80 +165,5 @@ func collect(b []byte, s *sink) {
 				walkValue(data, s)
 			}
 		}
-	}
-}
-
-// walkValue walks one JSON value and gives s the strings under textKeys,
-// including the strings of arrays under them; objects met on the way (such
-// as content parts) are walked for their own text members.
-func walkValue(v []byte, s *sink) {
-	d := decoders.Get().(*pooledDecoder)
-	d.rd.Reset(v)
-	d.dec.Reset(&d.rd)
-	_ = walk(d.dec, s, false)
-	d.rd.Reset(nil)
-	d.dec.Reset(&d.rd)
-	decoders.Put(d)
-}
-
-// pooledDecoder is reused across calls: a jsontext.Decoder is large, and
-// hashing runs on every request in the default mode.
-type pooledDecoder struct {
-	rd  bytes.Reader
-	dec *jsontext.Decoder
-}
-
-var decoders = sync.Pool{New: func() any {
-	d := &pooledDecoder{}
-	// Only text is read: duplicate names need no bookkeeping here (the
-	// request itself is validated elsewhere).
-	d.dec = jsontext.NewDecoder(&d.rd, jsontext.AllowDuplicateNames(true))
-	return d
-}}
-
-func walk(dec *jsontext.Decoder, s *sink, text bool) error {
-	switch dec.PeekKind() {
-	case '{':
-		if _, err := dec.ReadToken(); err != nil {
-			return err
-		}
-		var nameBuf [32]byte
-		for dec.PeekKind() == '"' {
-			raw, err := dec.ReadValue()
-			if err != nil {
-				return err
-			}
-			name, err := jsontext.AppendUnquote(nameBuf[:0], raw)
-			if err != nil {
-				return err
-			}
-			if err := walk(dec, s, textKeys[string(name)]); err != nil {
-				return err
-			}
-		}
-		_, err := dec.ReadToken()
-		return err
-	case '[':
-		if _, err := dec.ReadToken(); err != nil {
-			return err
-		}
-		for k := dec.PeekKind(); k != ']' && k != 0; k = dec.PeekKind() {
-			if err := walk(dec, s, text); err != nil {
-				return err
-			}
-		}
-		_, err := dec.ReadToken()
-		return err
-	case '"':
-		if !text {
-			return dec.SkipValue()
-		}
-		v, err := dec.ReadValue()
-		if err != nil {
-			return err
-		}
-		return s.add(v)
-	default:
-		return dec.SkipValue()
 	}
 }
