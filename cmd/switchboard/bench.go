@@ -29,11 +29,18 @@ By default both run as child processes of this one (the emulator as
 generated config: one openai provider, one model, a static key), so their CPU
 and peak memory come from their own /proc accounting. See BENCHMARKS.md.
 
+"switchboard bench baseline --upstream URL --listen ADDR" serves a bare
+forwarding proxy (no features) to point --gateway at: the floor that Go's
+HTTP stack sets on the machine.
+
 `
 
 func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
 	if len(args) > 0 && args[0] == "upstream" {
 		return benchUpstream(ctx, args[1:], stderr)
+	}
+	if len(args) > 0 && args[0] == "baseline" {
+		return benchBaseline(ctx, args[1:], stderr)
 	}
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -214,6 +221,28 @@ func benchUpstream(ctx context.Context, args []string, stderr io.Writer) error {
 		return fmt.Errorf("listen: %w", err)
 	}
 	return serveUntil(ctx, ln, h)
+}
+
+// benchBaseline serves the floor of the measurement: a bare forwarding
+// proxy (bench.NewBaseline) to a running emulator. Point `switchboard bench
+// --gateway` at it to see what Go's HTTP stack alone costs on the machine.
+func benchBaseline(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("bench baseline", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	listen := fs.String("listen", "127.0.0.1:9091", "address to listen on")
+	upstream := fs.String("upstream", "http://127.0.0.1:9090", "the emulator's base URL")
+	client := fs.String("client", "h1", "upstream client: h1 (the gateway's own) or net/http")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *client != "h1" && *client != "net/http" {
+		return fmt.Errorf("bench baseline: --client %q: use h1 or net/http", *client)
+	}
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	return serveUntil(ctx, ln, bench.NewBaseline(*upstream, *client == "net/http"))
 }
 
 func serveUntil(ctx context.Context, ln net.Listener, h http.Handler) error {
