@@ -13,16 +13,24 @@ import (
 
 // dialect is everything that differs between the two engines. Queries are
 // written once with ? placeholders and SQL both engines accept; only the
-// placeholder style, the goose dialect and the shape of a unique-violation
-// error differ.
+// placeholder style, the goose dialect, the shape of a unique-violation
+// error and, for speed, how usage records are inserted differ.
 type dialect struct {
 	name       string
 	goose      goose.Dialect
 	dollarArgs bool // PostgreSQL wants $1, $2, ...
+	// orIgnore: the usage INSERT says INSERT OR IGNORE (SQLite only) rather
+	// than ON CONFLICT DO NOTHING; see usageInsert.
+	orIgnore bool
+	// keepStmts: the full-chunk usage INSERT is prepared once per connection
+	// and kept across transactions instead of once per transaction. SQLite
+	// only: in PostgreSQL a prepared statement lives on the server, where a
+	// transaction-mode pooler between us and it would lose it.
+	keepStmts bool
 }
 
 var (
-	sqliteDialect   = dialect{name: "sqlite", goose: goose.DialectSQLite3}
+	sqliteDialect   = dialect{name: "sqlite", goose: goose.DialectSQLite3, orIgnore: true, keepStmts: true}
 	postgresDialect = dialect{name: "postgres", goose: goose.DialectPostgres, dollarArgs: true}
 )
 

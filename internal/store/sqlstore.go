@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"sync"
 	"time"
 )
 
@@ -14,6 +15,9 @@ import (
 type sqlStore struct {
 	db *sql.DB
 	d  dialect
+
+	stmtMu    sync.Mutex
+	usageStmt *sql.Stmt // the full-chunk usage INSERT when d.keepStmts, prepared on first use
 }
 
 var _ Store = (*sqlStore)(nil)
@@ -25,7 +29,15 @@ func (s *sqlStore) Ping(ctx context.Context) error {
 	return nil
 }
 
-func (s *sqlStore) Close() error { return s.db.Close() }
+func (s *sqlStore) Close() error {
+	s.stmtMu.Lock()
+	if s.usageStmt != nil {
+		_ = s.usageStmt.Close() // db.Close would finalize it on each connection anyway
+		s.usageStmt = nil
+	}
+	s.stmtMu.Unlock()
+	return s.db.Close()
+}
 
 // exec, query and queryRow rebind ? placeholders for the engine.
 func (s *sqlStore) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {

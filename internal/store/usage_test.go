@@ -1,11 +1,13 @@
 package store
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -101,6 +103,43 @@ func TestInsertUsageLargeBatch(t *testing.T) {
 		}
 		if len(rows) != 1 || rows[0].Requests != int64(len(recs)) {
 			t.Errorf("aggregate = %+v, want %d requests", rows, len(recs))
+		}
+	})
+}
+
+// TestInsertUsageConcurrent inserts overlapping batches from several
+// goroutines at once, so on several connections: a statement kept across
+// transactions (SQLite) must work on each, and a replay must still be
+// skipped whichever connection it runs on.
+func TestInsertUsageConcurrent(t *testing.T) {
+	withStore(t, func(t *testing.T, s *sqlStore) {
+		c := ctx(t)
+		const writers, batch = 4, 2*usageChunk + 3
+		recs := benchRecords("conc", 0, (writers+1)*batch)
+		var wg sync.WaitGroup
+		errs := make([]error, writers)
+		for w := range writers {
+			// Writer w inserts batches w and w+1: every batch but the
+			// first and the last is written twice, concurrently.
+			wg.Go(func() {
+				for _, b := range []int{w, w + 1} {
+					if err := s.InsertUsage(c, recs[b*batch:(b+1)*batch]); err != nil {
+						errs[w] = err
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			t.Fatal(err)
+		}
+		var n int64
+		if err := s.queryRow(c, `SELECT COUNT(*) FROM usage`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n != int64(len(recs)) {
+			t.Errorf("stored %d records, want %d", n, len(recs))
 		}
 	})
 }
