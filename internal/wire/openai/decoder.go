@@ -1,13 +1,16 @@
 // Package openai reads and rewrites OpenAI Chat Completions and Embeddings
 // wire bodies for the gateway's same-dialect pass-through path.
 //
-// Nothing here decodes a whole body into Go values: the scanners walk the
-// body once with a pooled jsontext.Decoder, read only the fields the
-// gateway needs (model, stream, max tokens, user, usage), validate the
+// Nothing here decodes a whole body into Go values: the request scanners
+// walk the body once with a pooled jsontext.Decoder, read only the fields
+// the gateway needs (model, stream, max tokens, user), validate the
 // top-level parameters against the OpenAI schema, and remember byte offsets
 // so that Request.Rewrite can replace the model and force
 // stream_options.include_usage while copying every other byte unchanged.
-// In the steady state the scanners allocate only the strings they return.
+// The response scanners, ScanChunk and ScanResponse, which run on every
+// streamed event, read usage with a hand-written byte walker (walk.go)
+// that checks the body as strictly as the decoder. In the steady state the
+// scanners allocate only the strings they return.
 package openai
 
 import (

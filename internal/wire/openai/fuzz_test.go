@@ -51,7 +51,10 @@ func FuzzScanChat(f *testing.F) {
 
 func FuzzScanChunk(f *testing.F) {
 	f.Add([]byte(`{"choices":[],"usage":{"prompt_tokens":1,"completion_tokens":2,"total_tokens":3}}`))
+	addScanSeeds(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
+		// The same result as the decoder-based reference, on any input.
+		checkScan(t, data)
 		c, err := ScanChunk(data)
 		valid := jsontext.Value(data).IsValid()
 		if err == nil && !valid {
