@@ -426,7 +426,7 @@ type Usage struct {
 	// SpoolDir holds usage records while the store is down, replayed when it
 	// is back. Default: "spool" next to the SQLite file, else data/spool.
 	SpoolDir string `yaml:"spool_dir"`
-	// BatchSize and FlushEvery shape the batched writes. Defaults 500, 200ms.
+	// BatchSize and FlushEvery shape the batched writes. Defaults 500, 50ms.
 	BatchSize  int      `yaml:"batch_size"`
 	FlushEvery Duration `yaml:"flush_every"`
 	// ReplayEvery is how often spooled records are retried while the store

@@ -58,7 +58,7 @@ func TestDefault(t *testing.T) {
 			Breaker: Breaker{FailureRate: 0.5, MinRequests: 10, Window: Duration(30 * time.Second), Cooldown: Duration(30 * time.Second), Probes: 1}},
 		Auth:    Auth{KeyCacheTTL: Duration(5 * time.Second), JWT: JWT{TeamClaim: "team", UserClaim: "sub"}, MTLS: MTLS{Principal: "cn"}},
 		Budgets: Budgets{Thresholds: []float64{0.5, 0.8, 1}},
-		Usage:   Usage{SpoolDir: "data/spool", BatchSize: 500, FlushEvery: Duration(200 * time.Millisecond), ReplayEvery: Duration(5 * time.Second)},
+		Usage:   Usage{SpoolDir: "data/spool", BatchSize: 500, FlushEvery: Duration(50 * time.Millisecond), ReplayEvery: Duration(5 * time.Second)},
 		Redis:   Redis{Prefix: "sb:"},
 		Privacy: Privacy{Mode: "hash", SampleRate: 0.01, Retention: Duration(720 * time.Hour), PurgeEvery: Duration(time.Hour)},
 		Tracing: Tracing{SampleRatio: 1},

@@ -16,7 +16,7 @@ const (
 	DefaultBudgetPeriod   = "monthly"
 	DefaultKeyCacheTTL    = 5 * time.Second
 	DefaultUsageBatch     = 500
-	DefaultUsageFlush     = 200 * time.Millisecond
+	DefaultUsageFlush     = 50 * time.Millisecond
 	DefaultJWTTeamClaim   = "team"
 	DefaultJWTUserClaim   = "sub"
 	DefaultMTLSPrincipal  = "cn"

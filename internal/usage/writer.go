@@ -24,7 +24,7 @@ type WriterOptions struct {
 	Sink       Sink
 	SpoolDir   string        // required: where records wait while the sink is down (created 0o700)
 	BatchSize  int           // default 500
-	FlushEvery time.Duration // default 200ms
+	FlushEvery time.Duration // default 50ms
 	RetryEvery time.Duration // how often to try replaying the spool, default 5s
 	Logger     *slog.Logger
 }
@@ -91,7 +91,7 @@ func NewWriter(opts WriterOptions) (*Writer, error) {
 		spool: sp,
 		log:   log,
 		batch: orDefault(opts.BatchSize, 500),
-		every: orDefault(opts.FlushEvery, 200*time.Millisecond),
+		every: orDefault(opts.FlushEvery, 50*time.Millisecond),
 		retry: orDefault(opts.RetryEvery, 5*time.Second),
 		kick:  make(chan struct{}, 1),
 		stop:  make(chan struct{}),
