@@ -62,7 +62,11 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return fmt.Errorf("store (%s): %w", cfg.Store.Driver, err)
 	}
 	defer st.Close()
-	srv, err := server.New(cfg, server.Options{Logger: logger, Simulator: simulator, Store: st, Version: buildVersion()})
+	opts := server.Options{Logger: logger, Simulator: simulator, Store: st, Version: buildVersion()}
+	if cfg.Log.Format != "json" {
+		opts.RequestLog = telemetry.NewLineWriter(logOut) // the same text format, without slog's cost per line
+	}
+	srv, err := server.New(cfg, opts)
 	if err != nil {
 		return err
 	}

@@ -201,6 +201,10 @@ func (s *Server) finish(x *exchange) {
 			Team: x.principal.teamName(), Model: x.model, InputTokens: x.usage.PromptTokens,
 			OutputTokens: x.usage.CompletionTokens, CostUSD: x.cost})
 	}
+	if s.reqLog != nil {
+		s.logRequestLine(x)
+		return
+	}
 	var buf [13]slog.Attr
 	attrs := append(buf[:0],
 		slog.String("request_id", x.id),
@@ -228,6 +232,28 @@ func (s *Server) finish(x *exchange) {
 	// The request's context may be cancelled by now; slog only passes it to
 	// the handler, which does not care.
 	s.log.LogAttrs(x.r.Context(), slog.LevelInfo, "request", attrs...)
+}
+
+// logRequestLine writes the same line as finish's slog call (same keys, in
+// the same order) through the LineWriter.
+func (s *Server) logRequestLine(x *exchange) {
+	if !s.log.Enabled(x.r.Context(), slog.LevelInfo) {
+		return
+	}
+	l := s.reqLog.Begin(time.Now(), "request")
+	l.Str("request_id", x.id).Str("method", x.r.Method).Str("path", x.r.URL.Path).
+		Int("status", int64(x.status)).Dur("latency", time.Since(x.start))
+	if x.model != "" {
+		l.Str("key", x.key).Str("model", x.model).Str("provider", x.provider).Str("upstream_model", x.upstream).
+			Int("prompt_tokens", x.usage.PromptTokens).Int("completion_tokens", x.usage.CompletionTokens)
+		if x.streaming {
+			l.Dur("ttfb", x.ttfb)
+		}
+	}
+	if x.errClass != "" {
+		l.Str("error", x.errClass)
+	}
+	_ = s.reqLog.End(l)
 }
 
 // requestID honours a sane incoming x-request-id (1–128 characters of

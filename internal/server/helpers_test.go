@@ -15,6 +15,7 @@ import (
 	"github.com/switchboard-gw/switchboard/internal/config"
 	"github.com/switchboard-gw/switchboard/internal/emulator"
 	"github.com/switchboard-gw/switchboard/internal/server"
+	"github.com/switchboard-gw/switchboard/internal/telemetry"
 )
 
 // Secrets used by the tests; none may ever appear in a response or log line.
@@ -85,9 +86,11 @@ func newGateway(t *testing.T, yaml string, up *upstream) *gateway {
 	cfg := parseConfig(t, yaml, up)
 	logs := &syncBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	srv, err := server.New(cfg, server.Options{Logger: logger, Simulator: func(faults string) (http.Handler, error) {
-		return emulator.New(emulator.Options{Faults: faults})
-	}})
+	// The request line goes through the LineWriter, as in serve.
+	srv, err := server.New(cfg, server.Options{Logger: logger, RequestLog: telemetry.NewLineWriter(logs),
+		Simulator: func(faults string) (http.Handler, error) {
+			return emulator.New(emulator.Options{Faults: faults})
+		}})
 	if err != nil {
 		t.Fatalf("server.New: %v", err)
 	}

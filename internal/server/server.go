@@ -47,11 +47,17 @@ type Options struct {
 	// usage records go to the log line alone. The caller closes it after
 	// Close.
 	Store store.Store
+	// RequestLog, when set, writes the request log line (at info, when
+	// Logger has info enabled) in slog's text format without going through
+	// Logger: the line every request writes is the one worth the shortcut.
+	// Nil: the line goes through Logger like every other.
+	RequestLog *telemetry.LineWriter
 }
 
 // Server is the gateway. Create it with New.
 type Server struct {
 	log      *slog.Logger
+	reqLog   *telemetry.LineWriter // see Options.RequestLog
 	sim      provider.SimulatorFactory
 	rt       atomic.Pointer[runtime]
 	mu       sync.Mutex // serialises Apply
@@ -111,7 +117,7 @@ type runtime struct {
 
 // New builds a Server serving cfg.
 func New(cfg *config.Config, opts Options) (*Server, error) {
-	s := &Server{log: opts.Logger, sim: opts.Simulator,
+	s := &Server{log: opts.Logger, reqLog: opts.RequestLog, sim: opts.Simulator,
 		health: route.NewHealth(cfg.Routing.Breaker), budget: route.NewBudget(cfg.Routing.RetryBudget),
 		store: opts.Store, ids: newIdentityCaches()}
 	if s.log == nil {
