@@ -187,32 +187,3 @@ func FuzzText(f *testing.F) {
 		}
 	})
 }
-
-// TestSkipPlain checks the eight-bytes-at-a-time scan against the plain
-// definition: every byte value, at every lane, after every other value.
-func TestSkipPlain(t *testing.T) {
-	naive := func(b []byte, i int) int {
-		for i < len(b) && plainASCII[b[i]] {
-			i++
-		}
-		return i
-	}
-	b := make([]byte, 20)
-	for c := range 256 {
-		for prev := range 256 {
-			for p := 1; p < len(b); p++ {
-				for i := range b {
-					b[i] = 'a'
-				}
-				b[p-1], b[p] = byte(prev), byte(c)
-				for _, start := range []int{0, 1, 3} {
-					for _, n := range []int{len(b), p + 1, p} {
-						if got, want := skipPlain(b[:n], start), naive(b[:n], start); got != want {
-							t.Fatalf("skipPlain(%q, %d) = %d, want %d", b[:n], start, got, want)
-						}
-					}
-				}
-			}
-		}
-	}
-}

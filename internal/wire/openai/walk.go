@@ -7,6 +7,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/switchboard-gw/switchboard/internal/jsonlex"
 )
 
 // This file is the byte walker behind ScanChunk and ScanResponse. They run
@@ -182,7 +184,7 @@ type walker struct {
 // nothing but whitespace around it, and reports whether it is well-formed.
 func (w *walker) walk(k objKind) bool {
 	b := w.b
-	i := skipSpace(b, 0)
+	i := jsonlex.SkipSpace(b, 0)
 	if i >= len(b) || b[i] != '{' {
 		w.errKind, w.errAt = errNotObject, i
 		return false
@@ -190,7 +192,7 @@ func (w *walker) walk(k objKind) bool {
 	if i = w.object(i, k); i < 0 {
 		return false
 	}
-	if i = skipSpace(b, i); i < len(b) {
+	if i = jsonlex.SkipSpace(b, i); i < len(b) {
 		w.errKind, w.errAt = errTrailing, i
 		return false
 	}
@@ -215,7 +217,7 @@ func (w *walker) value(i int) int {
 	case '[':
 		return w.array(i)
 	case '"':
-		end, _ := scanString(b, i)
+		end, _ := jsonlex.String(b, i)
 		if end < 0 {
 			w.errKind, w.errAt = errString, ^end
 			return -1
@@ -234,7 +236,7 @@ func (w *walker) value(i int) int {
 }
 
 func (w *walker) number(i int) int {
-	end := number(w.b, i)
+	end := jsonlex.Number(w.b, i)
 	if end < 0 {
 		w.errKind, w.errAt = errNumber, ^end
 		return -1
@@ -265,7 +267,7 @@ func (w *walker) object(i int, k objKind) int {
 	}
 	w.depth++
 	b := w.b
-	i = skipSpace(b, i+1) // '{'
+	i = jsonlex.SkipSpace(b, i+1) // '{'
 	if i < len(b) && b[i] == '}' {
 		w.depth--
 		return i + 1
@@ -276,7 +278,7 @@ func (w *walker) object(i int, k objKind) int {
 		if i >= len(b) || b[i] != '"' {
 			return w.fail(i, "a member name (a string)")
 		}
-		end, verbatim := scanString(b, i)
+		end, verbatim := jsonlex.String(b, i)
 		if end < 0 {
 			w.errKind, w.errAt = errString, ^end
 			return -1
@@ -311,10 +313,10 @@ func (w *walker) object(i int, k objKind) int {
 				f = lookupEscaped(k, b[i+1:end-1])
 			}
 		}
-		if i = skipSpace(b, end); i >= len(b) || b[i] != ':' {
+		if i = jsonlex.SkipSpace(b, end); i >= len(b) || b[i] != ':' {
 			return w.fail(i, "':' after a member name")
 		}
-		i = skipSpace(b, i+1)
+		i = jsonlex.SkipSpace(b, i+1)
 		if f == fieldNone {
 			i = w.value(i)
 		} else {
@@ -323,12 +325,12 @@ func (w *walker) object(i int, k objKind) int {
 		if i < 0 {
 			return -1
 		}
-		if i = skipSpace(b, i); i >= len(b) {
+		if i = jsonlex.SkipSpace(b, i); i >= len(b) {
 			return w.fail(i, "',' or '}' after an object member")
 		}
 		switch b[i] {
 		case ',':
-			i = skipSpace(b, i+1)
+			i = jsonlex.SkipSpace(b, i+1)
 		case '}':
 			w.depth--
 			w.nnames = first
@@ -359,7 +361,7 @@ func (w *walker) member(i int, f target) int {
 		w.isError = true
 	case fieldModel:
 		if b[i] == '"' {
-			end, verbatim := scanString(b, i)
+			end, verbatim := jsonlex.String(b, i)
 			if end < 0 {
 				break // value reports it
 			}
@@ -372,7 +374,7 @@ func (w *walker) member(i int, f target) int {
 		}
 	case fieldFinishReason:
 		if b[i] == '"' {
-			end, verbatim := scanString(b, i)
+			end, verbatim := jsonlex.String(b, i)
 			if end < 0 {
 				break
 			}
@@ -409,7 +411,7 @@ func (w *walker) member(i int, f target) int {
 // (see int64Value); null leaves n as it is and other values are skipped.
 func (w *walker) count(i int, n *int64) int {
 	b := w.b
-	if c := b[i]; c != '-' && !isDigit(c) {
+	if c := b[i]; c != '-' && (c < '0' || c > '9') {
 		return w.value(i)
 	}
 	end := w.number(i)
@@ -434,7 +436,7 @@ func (w *walker) choices(i int) int {
 	}
 	w.depth++
 	b := w.b
-	i = skipSpace(b, i+1) // '['
+	i = jsonlex.SkipSpace(b, i+1) // '['
 	if i < len(b) && b[i] == ']' {
 		w.depth--
 		w.noChoices = true
@@ -455,7 +457,7 @@ func (w *walker) array(i int) int {
 	}
 	w.depth++
 	b := w.b
-	i = skipSpace(b, i+1) // '['
+	i = jsonlex.SkipSpace(b, i+1) // '['
 	if i < len(b) && b[i] == ']' {
 		w.depth--
 		return i + 1
@@ -471,12 +473,12 @@ func (w *walker) arrayRest(i int) int {
 		if i < 0 {
 			return -1
 		}
-		if i = skipSpace(b, i); i >= len(b) {
+		if i = jsonlex.SkipSpace(b, i); i >= len(b) {
 			return w.fail(i, "',' or ']' after an array element")
 		}
 		switch b[i] {
 		case ',':
-			i = w.value(skipSpace(b, i+1))
+			i = w.value(jsonlex.SkipSpace(b, i+1))
 		case ']':
 			w.depth--
 			return i + 1
@@ -644,7 +646,7 @@ func stringError(b []byte) string {
 	switch c := b[0]; {
 	case c == '\\':
 		if len(b) >= 6 && b[1] == 'u' {
-			if r, ok := hex4(b[2:]); ok && utf16.IsSurrogate(r) {
+			if r, ok := jsonlex.Hex4(b[2:]); ok && utf16.IsSurrogate(r) {
 				return fmt.Sprintf("unpaired UTF-16 surrogate %s in a string", b[:6])
 			}
 		}

@@ -606,35 +606,6 @@ func TestScanAllocs(t *testing.T) {
 	}
 }
 
-// TestSkipPlain checks the eight-bytes-at-a-time scan against the plain
-// definition: every byte value, at every lane, after every other value.
-func TestSkipPlain(t *testing.T) {
-	naive := func(b []byte, i int) int {
-		for i < len(b) && plainASCII[b[i]] {
-			i++
-		}
-		return i
-	}
-	b := make([]byte, 20)
-	for c := range 256 {
-		for prev := range 256 {
-			for p := 1; p < len(b); p++ {
-				for i := range b {
-					b[i] = 'a'
-				}
-				b[p-1], b[p] = byte(prev), byte(c)
-				for _, start := range []int{0, 1, 3} {
-					for _, n := range []int{len(b), p + 1, p} {
-						if got, want := skipPlain(b[:n], start), naive(b[:n], start); got != want {
-							t.Fatalf("skipPlain(%q, %d) = %d, want %d", b[:n], start, got, want)
-						}
-					}
-				}
-			}
-		}
-	}
-}
-
 // TestNameEqual checks the comparison of escaped names against unquoting.
 func TestNameEqual(t *testing.T) {
 	names := []string{`a`, `\u0061`, `ab`, `a\u0062`, `\u0061\u0062`, ``, `\u0000`, `a\u0000`, `/`, `\/`, `\n`, `\u000a`, `\u000A`, `é`, `\u00e9`, `\u00E9`, `😀`, `\ud83d\ude00`, `\uD83D\uDE00`, `\ud83d\ude01`, `\"`, `\\`, `\b\f\r\t`, `\u0008\u000c\u000d\u0009`, `abcd`, `abc\u0064`, `\u0061bcde\u0066gh`, `abcdefgh`, `\u00e9\u00e9`, `éé`, `\ud83d\ude00\ud83d\ude00`}
