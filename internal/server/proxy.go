@@ -309,11 +309,12 @@ func prepare(in routeInput, p *provider.Provider, tgt route.Target, cm *route.Mo
 	// stream_options is asked for only from OpenAI-dialect upstreams; the
 	// others report usage on their own.
 	forceUsage := in.req.Stream && p.Dialect == provider.DialectOpenAI && !p.NoStreamOptions
-	shape := shapeFor(cm, in.key)
-	body := in.body // sent as it is when nothing changes: no copy of a large prompt
-	if !in.req.Unchanged(in.body, tgt.Model, forceUsage, shape) {
-		*in.out = in.req.RewriteShaped((*in.out)[:0], in.body, tgt.Model, forceUsage, shape)
-		body = *in.out
+	// When nothing changes, the client's body is sent as it is (no copy of
+	// a large prompt); out must then not take it, as it goes back to the
+	// buffer pool on its own.
+	body, changed := in.req.Rewritten((*in.out)[:0], in.body, tgt.Model, forceUsage, shapeFor(cm, in.key))
+	if changed {
+		*in.out = body
 	}
 	if p.Dialect == provider.DialectAnthropic {
 		return anthropic.ToMessages(body, tgt.Model, anthropic.Options{DefaultMaxTokens: p.DefaultMaxTokens})

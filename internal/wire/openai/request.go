@@ -569,7 +569,27 @@ func (r *Request) RewriteShaped(dst, body []byte, model string, forceUsage bool,
 		return append(dst, body...)
 	}
 	var buf [5]edit
+	return r.apply(dst, body, model, r.edits(buf[:0], body, model, forceUsage, shape))
+}
+
+// Rewritten is RewriteShaped into dst, except that when the rewrite would
+// change nothing (the model is already the upstream's, written without
+// escapes, and nothing is forced or shaped) it returns body itself and
+// false: the gateway then sends the client's bytes upstream without a copy.
+func (r *Request) Rewritten(dst, body []byte, model string, forceUsage bool, shape Shape) ([]byte, bool) {
+	if !r.scanned {
+		return body, false
+	}
+	var buf [5]edit
 	edits := r.edits(buf[:0], body, model, forceUsage, shape)
+	if len(edits) == 0 {
+		return body, false
+	}
+	return r.apply(dst, body, model, edits), true
+}
+
+// apply appends body to dst with edits made.
+func (r *Request) apply(dst, body []byte, model string, edits []edit) []byte {
 	// Apply in body order; insertions at the same point keep their order.
 	for i := 1; i < len(edits); i++ {
 		for j := i; j > 0 && edits[j].at < edits[j-1].at; j-- {
@@ -587,18 +607,6 @@ func (r *Request) RewriteShaped(dst, body []byte, model string, forceUsage bool,
 		pos = e.end
 	}
 	return append(dst, body[pos:]...)
-}
-
-// Unchanged reports whether RewriteShaped would return body as it is: the
-// model is already the upstream's (written without escapes) and nothing is
-// forced or shaped. The gateway then sends the client's bytes upstream
-// without a copy.
-func (r *Request) Unchanged(body []byte, model string, forceUsage bool, shape Shape) bool {
-	if !r.scanned {
-		return true
-	}
-	var buf [5]edit
-	return len(r.edits(buf[:0], body, model, forceUsage, shape)) == 0
 }
 
 // edits lists what RewriteShaped changes in body, in no particular order.

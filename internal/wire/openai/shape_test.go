@@ -50,9 +50,9 @@ func TestRewriteShaped(t *testing.T) {
 	}
 }
 
-// TestUnchanged: the gateway sends the client's bytes as they are exactly
+// TestRewritten: the gateway sends the client's bytes as they are exactly
 // when the rewrite would give them back unchanged.
-func TestUnchanged(t *testing.T) {
+func TestRewritten(t *testing.T) {
 	for _, tc := range []struct {
 		name, in, model string
 		forceUsage      bool
@@ -77,13 +77,16 @@ func TestUnchanged(t *testing.T) {
 			if err != nil {
 				t.Fatalf("ScanChat: %v", err)
 			}
-			got := r.Unchanged([]byte(tc.in), tc.model, tc.forceUsage, tc.shape)
-			if got != tc.want {
-				t.Fatalf("Unchanged = %v, want %v", got, tc.want)
+			in := []byte(tc.in)
+			out, changed := r.Rewritten(nil, in, tc.model, tc.forceUsage, tc.shape)
+			if changed == tc.want {
+				t.Fatalf("Rewritten changed = %v, want %v", changed, !tc.want)
 			}
-			out := string(r.RewriteShaped(nil, []byte(tc.in), tc.model, tc.forceUsage, tc.shape))
-			if got && out != tc.in {
-				t.Fatalf("Unchanged, but RewriteShaped gives\n%s\nfor\n%s", out, tc.in)
+			if full := string(r.RewriteShaped(nil, in, tc.model, tc.forceUsage, tc.shape)); string(out) != full {
+				t.Fatalf("Rewritten gives\n%s\nRewriteShaped\n%s", out, full)
+			}
+			if !changed && (len(out) != len(in) || &out[0] != &in[0]) {
+				t.Fatalf("unchanged, but not the body itself")
 			}
 		})
 	}
