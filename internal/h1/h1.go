@@ -624,7 +624,7 @@ func (t *Transport) CloseIdleConnections() {
 	for addr, h := range t.hosts {
 		idle = append(idle, h.idle...)
 		h.idle = nil
-		if h.sem == nil || len(h.sem) == 0 {
+		if len(h.sem) == 0 { // no request holds a connection of this host
 			delete(t.hosts, addr)
 		}
 	}
