@@ -624,7 +624,7 @@ func (t *Transport) CloseIdleConnections() {
 	for addr, h := range t.hosts {
 		idle = append(idle, h.idle...)
 		h.idle = nil
-		if len(h.sem) == 0 { // no request holds a connection of this host
+		if len(h.sem) == 0 { // unbounded, or no request holds one of its connections
 			delete(t.hosts, addr)
 		}
 	}
