@@ -220,7 +220,7 @@ func benchUpstream(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	return serveUntil(ctx, ln, h)
+	return serveUntil(ctx, ln, h, 2*time.Second)
 }
 
 // benchBaseline serves the floor of the measurement: a bare forwarding
@@ -242,10 +242,12 @@ func benchBaseline(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	return serveUntil(ctx, ln, bench.NewBaseline(*upstream, *client == "net/http"))
+	return serveUntil(ctx, ln, bench.NewBaseline(*upstream, *client == "net/http"), 2*time.Second)
 }
 
-func serveUntil(ctx context.Context, ln net.Listener, h http.Handler) error {
+// serveUntil serves h on ln until ctx ends, then shuts down, giving
+// in-flight requests grace to finish.
+func serveUntil(ctx context.Context, ln net.Listener, h http.Handler, grace time.Duration) error {
 	hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
@@ -254,9 +256,11 @@ func serveUntil(ctx context.Context, ln net.Listener, h http.Handler) error {
 		return err
 	case <-ctx.Done():
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
-	_ = hs.Shutdown(sctx)
+	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
 	return nil
 }
 
@@ -278,7 +282,7 @@ func startInProcess(faults, logLevel string, logFile *os.File) (stop func(), upB
 		}
 		d := make(chan struct{})
 		done = append(done, d)
-		go func() { defer close(d); _ = serveUntil(ctx, ln, h) }()
+		go func() { defer close(d); _ = serveUntil(ctx, ln, h, 2*time.Second) }()
 		return "http://" + ln.Addr().String(), nil
 	}
 	up, err := bench.NewUpstream(faults)

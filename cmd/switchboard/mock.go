@@ -2,13 +2,11 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"runtime/debug"
 	"time"
 
@@ -41,20 +39,7 @@ func mockUpstream(ctx context.Context, args []string, stderr io.Writer) error {
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
 	logger.Info("mock upstream listening", "url", "http://"+ln.Addr().String(),
 		"openai_base_url", "http://"+ln.Addr().String()+"/v1", "faults", *faults)
-	hs := &http.Server{Handler: emu, ReadHeaderTimeout: 10 * time.Second}
-	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
-		return err
-	}
-	return nil
+	return serveUntil(ctx, ln, emu, 5*time.Second)
 }
 
 func buildVersion() string {
