@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // validator collects problems with positions taken from the decoder's field
@@ -212,7 +214,7 @@ func (v *validator) providers(c *Config) map[string]int {
 		for _, name := range slices.Sorted(maps.Keys(p.Headers)) {
 			val := p.Headers[name]
 			hp := at + ".headers." + name
-			if !validHeaderName(name) {
+			if !httpguts.ValidHeaderFieldName(name) {
 				v.errorf(hp, "%q is not a valid HTTP header name", name)
 			}
 			if strings.ContainsAny(val, "\r\n\x00") {
@@ -221,19 +223,6 @@ func (v *validator) providers(c *Config) map[string]int {
 		}
 	}
 	return byName
-}
-
-func validHeaderName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for _, r := range s {
-		// RFC 9110 token characters.
-		if r > 0x7e || r <= ' ' || strings.ContainsRune(`"(),/:;<=>?@[\]{}`, r) {
-			return false
-		}
-	}
-	return true
 }
 
 func (v *validator) models(c *Config, providers map[string]int) {

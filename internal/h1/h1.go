@@ -32,6 +32,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // Transport is an HTTP/1.1 http.RoundTripper for http:// URLs. The zero
@@ -226,7 +228,7 @@ func appendHead(b []byte, req *http.Request) ([]byte, error) {
 	if method == "" {
 		method = http.MethodGet
 	}
-	if !validToken(method) {
+	if !httpguts.ValidHeaderFieldName(method) {
 		return b, fmt.Errorf("h1: invalid method %q", method)
 	}
 	b = append(b, method...)
@@ -237,7 +239,7 @@ func appendHead(b []byte, req *http.Request) ([]byte, error) {
 	if hostHeader == "" {
 		hostHeader = req.URL.Host
 	}
-	if !validValue(hostHeader) {
+	if !httpguts.ValidHostHeader(hostHeader) {
 		return b, errors.New("h1: invalid Host")
 	}
 	b = append(b, hostHeader...)
@@ -259,11 +261,11 @@ func appendHead(b []byte, req *http.Request) ([]byte, error) {
 		case "Host", "Content-Length", "Transfer-Encoding", "Connection":
 			continue // set above, or hop-by-hop
 		}
-		if !validToken(k) {
+		if !httpguts.ValidHeaderFieldName(k) {
 			return b, fmt.Errorf("h1: invalid header name %q", k)
 		}
 		for _, v := range vs {
-			if !validValue(v) {
+			if !httpguts.ValidHeaderFieldValue(v) {
 				return b, fmt.Errorf("h1: invalid value for header %s", k)
 			}
 			b = append(b, k...)
@@ -488,51 +490,15 @@ var commonKeys = func() map[string]string {
 	return m
 }()
 
-// tokenChars are the characters of an RFC 9110 token.
-var tokenChars = func() (t [256]bool) {
-	for c := '0'; c <= '9'; c++ {
-		t[c] = true
-	}
-	for c := 'a'; c <= 'z'; c++ {
-		t[c] = true
-		t[c-'a'+'A'] = true
-	}
-	for _, c := range "!#$%&'*+-.^_`|~" {
-		t[c] = true
-	}
-	return t
-}()
-
-func validToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if !tokenChars[s[i]] {
-			return false
-		}
-	}
-	return true
-}
-
+// validTokenBytes is httpguts.ValidHeaderFieldName for a name still in
+// the read buffer, without converting it to a string.
 func validTokenBytes(b []byte) bool {
 	for _, c := range b {
-		if !tokenChars[c] {
+		if !httpguts.IsTokenRune(rune(c)) {
 			return false
 		}
 	}
 	return len(b) > 0
-}
-
-// validValue refuses what could end a header line early: CR, LF and NUL.
-func validValue(s string) bool {
-	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case '\r', '\n', 0:
-			return false
-		}
-	}
-	return true
 }
 
 // host returns the pool of addr.

@@ -23,6 +23,7 @@ import (
 
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
+	"golang.org/x/net/http/httpguts"
 )
 
 // Stages.
@@ -114,7 +115,7 @@ func New(cfg Config, client *http.Client) (*Hook, error) {
 	}
 	h := make(http.Header, len(cfg.Headers))
 	for k, v := range cfg.Headers {
-		if !validHeaderName(k) {
+		if !httpguts.ValidHeaderFieldName(k) {
 			return nil, fmt.Errorf("hooks: hook %q: invalid header name %q", cfg.Name, k)
 		}
 		if strings.ContainsAny(v, "\r\n\x00") {
@@ -137,23 +138,6 @@ func New(cfg Config, client *http.Client) (*Hook, error) {
 		headers:  h,
 		client:   &c,
 	}, nil
-}
-
-// validHeaderName reports whether s is an HTTP token.
-func validHeaderName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
-		default:
-			return false
-		}
-	}
-	return true
 }
 
 // Name is the hook's name.
