@@ -19,6 +19,7 @@ import (
 
 	"github.com/switchboard-gw/switchboard/internal/config"
 	"github.com/switchboard-gw/switchboard/internal/emulator"
+	"github.com/switchboard-gw/switchboard/internal/h1"
 	"github.com/switchboard-gw/switchboard/internal/server"
 	"github.com/switchboard-gw/switchboard/internal/store"
 	"github.com/switchboard-gw/switchboard/internal/telemetry"
@@ -151,14 +152,22 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		}()
 	}
 
+	// Plaintext HTTP/1.x goes to the gateway's own server unless configured
+	// otherwise; TLS (and with it HTTP/2) stays on net/http.
+	var server interface {
+		Shutdown(context.Context) error
+	} = hs
 	errc := make(chan error, 1)
-	go func() {
-		if hs.TLSConfig != nil {
-			errc <- hs.ServeTLS(ln, "", "")
-		} else {
-			errc <- hs.Serve(ln)
-		}
-	}()
+	switch {
+	case hs.TLSConfig != nil:
+		go func() { errc <- hs.ServeTLS(ln, "", "") }()
+	case cfg.Server.HTTPServer == config.HTTPClientNetHTTP:
+		go func() { errc <- hs.Serve(ln) }()
+	default:
+		h := &h1.Server{Handler: srv, ReadHeaderTimeout: hs.ReadHeaderTimeout, IdleTimeout: hs.IdleTimeout, ErrorLog: logger}
+		server = h
+		go func() { errc <- h.Serve(ln) }()
+	}
 	select {
 	case err := <-errc:
 		return err
@@ -170,7 +179,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	logger.Info("shutting down: draining in-flight requests", "timeout", grace)
 	sctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
-	if err := hs.Shutdown(sctx); err != nil {
+	if err := server.Shutdown(sctx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -65,6 +65,10 @@ type Server struct {
 	// instead of queueing without bound. Default 128MiB, or four times
 	// MaxBodyBytes when that is more.
 	MaxInFlightBytes Size `yaml:"max_in_flight_bytes"`
+	// HTTPServer picks the client-facing HTTP server: "auto" (default: the
+	// gateway's own HTTP/1.1 server on a plaintext listener, net/http when
+	// TLS is on) or "net/http" (always Go's net/http server).
+	HTTPServer string `yaml:"http_server"`
 }
 
 // TLS names PEM files. CertFile and KeyFile are set together or not at all;
@@ -117,7 +121,8 @@ const (
 	TypeBedrock   = "bedrock"
 )
 
-// Upstream HTTP clients (Provider.HTTPClient).
+// Upstream HTTP clients (Provider.HTTPClient) and client-facing HTTP
+// servers (Server.HTTPServer).
 const (
 	HTTPClientAuto    = "auto"
 	HTTPClientNetHTTP = "net/http"

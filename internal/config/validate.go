@@ -69,6 +69,11 @@ func validate(c *Config, fields map[string]fieldInfo) []Problem {
 }
 
 func (v *validator) server(c *Config) {
+	switch c.Server.HTTPServer {
+	case "", HTTPClientAuto, HTTPClientNetHTTP:
+	default:
+		v.errorf("server.http_server", "unknown server %q; use %q (default) or %q", c.Server.HTTPServer, HTTPClientAuto, HTTPClientNetHTTP)
+	}
 	if _, _, err := net.SplitHostPort(c.Server.Listen); err != nil {
 		v.errorf("server.listen", "%s is not host:port, e.g. \"127.0.0.1:8080\" or \":8080\"", v.show("server.listen", c.Server.Listen))
 	}

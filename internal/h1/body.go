@@ -101,7 +101,7 @@ func parseLength(values []string) (int64, error) {
 		}
 	}
 	n, err := strconv.ParseInt(first, 10, 64)
-	if err != nil || n < 0 {
+	if err != nil || strings.TrimLeft(first, "0123456789") != "" { // digits only: no sign
 		return 0, fmt.Errorf("h1: invalid Content-Length %q in the response", first)
 	}
 	return n, nil

@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/switchboard-gw/switchboard/internal/config"
 	"github.com/switchboard-gw/switchboard/internal/emulator"
+	"github.com/switchboard-gw/switchboard/internal/h1"
 	"github.com/switchboard-gw/switchboard/internal/server"
 	"github.com/switchboard-gw/switchboard/internal/telemetry"
 )
@@ -95,9 +97,16 @@ func newGateway(t *testing.T, yaml string, up *upstream) *gateway {
 		t.Fatalf("server.New: %v", err)
 	}
 	t.Cleanup(func() { srv.Close() })
-	ts := httptest.NewServer(srv)
-	t.Cleanup(ts.Close)
-	return &gateway{Server: srv, URL: ts.URL, log: logs}
+	// Served as serve serves a plaintext listener: through h1.Server (other
+	// tests start net/http's server, so both carry the gateway).
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listen: %v", err)
+	}
+	hs := &h1.Server{Handler: srv, ErrorLog: logger}
+	go hs.Serve(ln)
+	t.Cleanup(func() { hs.Close() })
+	return &gateway{Server: srv, URL: "http://" + ln.Addr().String(), log: logs}
 }
 
 func parseConfig(t *testing.T, yaml string, up *upstream) *config.Config {

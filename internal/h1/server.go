@@ -1,0 +1,927 @@
+package h1
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"runtime"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// Server serves HTTP/1.0 and HTTP/1.1 to an http.Handler on a plaintext
+// listener: the client-facing half of what Transport is to upstreams.
+//
+// net/http's server, per request, starts a goroutine that reads the
+// connection while the handler runs (to notice a client that went away),
+// stops it again with two read deadlines, arms and disarms more deadlines for
+// its timeouts and clones the response headers. On a gateway hop that is
+// about a tenth of the CPU. Here every connection has one reader goroutine for
+// its whole life: it is the only one that reads the socket, hands what it
+// read to the connection's serving goroutine, and, since it is always
+// reading, sees a client's close at once and cancels the request in flight.
+// Timeouts are enforced by one sweeper per Server instead of per-request
+// deadlines.
+//
+// Supported: keep-alive (HTTP/1.1 by default, HTTP/1.0 with "Connection:
+// keep-alive"), pipelining, Content-Length and chunked request bodies,
+// "Expect: 100-continue", Content-Length or chunked responses (a response
+// that ends within [smallBody] bytes without a flush gets a Content-Length),
+// http.Flusher, HEAD, graceful Shutdown. Not supported: TLS, HTTP/2, Hijack,
+// trailers; serve those with net/http.
+type Server struct {
+	Handler http.Handler
+	// ReadHeaderTimeout bounds the time from a request's first bytes to the
+	// end of its head. Default 10s.
+	ReadHeaderTimeout time.Duration
+	// IdleTimeout bounds the wait for the next request on a kept-alive
+	// connection. Default 120s.
+	IdleTimeout time.Duration
+	// MaxHeaderBytes bounds a request head. Default 1 MiB.
+	MaxHeaderBytes int
+	// ErrorLog receives handler panics and accept errors; nil means
+	// slog.Default().
+	ErrorLog *slog.Logger
+
+	mu        sync.Mutex
+	listeners map[net.Listener]struct{}
+	conns     map[*sconn]struct{}
+	closing   atomic.Bool
+	sweeping  bool
+	stop      chan struct{} // closed by Shutdown and Close: ends the sweeper
+	clock     atomic.Int64  // coarse now, unix nanoseconds, kept by the sweeper
+}
+
+// smallBody is how much of a response is held back before its head is
+// written, so that a response ending within it gets a Content-Length.
+const smallBody = 4 << 10
+
+// maxQueued bounds the input the reader goroutine holds ahead of the
+// handler: a large body is read at the handler's pace.
+const maxQueued = 64 << 10
+
+// discardLimit is how much of an unread request body is read and dropped
+// after the handler to keep the connection; past it the connection closes.
+const discardLimit = 256 << 10
+
+// lingerTime bounds the wait for a client to close after a response sent
+// with its request's input unread.
+const lingerTime = 500 * time.Millisecond
+
+func (s *Server) headerTimeout() time.Duration {
+	if s.ReadHeaderTimeout > 0 {
+		return s.ReadHeaderTimeout
+	}
+	return 10 * time.Second
+}
+
+func (s *Server) idleTimeout() time.Duration {
+	if s.IdleTimeout > 0 {
+		return s.IdleTimeout
+	}
+	return 120 * time.Second
+}
+
+func (s *Server) maxHeaderBytes() int {
+	if s.MaxHeaderBytes > 0 {
+		return s.MaxHeaderBytes
+	}
+	return 1 << 20
+}
+
+func (s *Server) logger() *slog.Logger {
+	if s.ErrorLog != nil {
+		return s.ErrorLog
+	}
+	return slog.Default()
+}
+
+// Serve accepts connections on ln until Shutdown or Close, and then returns
+// http.ErrServerClosed; any other accept error is returned as is.
+func (s *Server) Serve(ln net.Listener) error {
+	s.mu.Lock()
+	if s.closing.Load() {
+		s.mu.Unlock()
+		return http.ErrServerClosed
+	}
+	if s.listeners == nil {
+		s.listeners = map[net.Listener]struct{}{}
+		s.conns = map[*sconn]struct{}{}
+		s.stop = make(chan struct{})
+	}
+	s.listeners[ln] = struct{}{}
+	if !s.sweeping {
+		s.sweeping = true
+		s.clock.Store(time.Now().UnixNano())
+		go s.sweep()
+	}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.listeners, ln)
+		s.mu.Unlock()
+	}()
+
+	var backoff time.Duration
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			if s.closing.Load() {
+				return http.ErrServerClosed
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) {
+				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				s.logger().Warn("h1: accept failed; retrying", "error", err, "in", backoff)
+				time.Sleep(backoff)
+				continue
+			}
+			return err
+		}
+		backoff = 0
+		c := newConn(s, nc)
+		s.mu.Lock()
+		if s.closing.Load() {
+			s.mu.Unlock()
+			nc.Close()
+			return http.ErrServerClosed
+		}
+		s.conns[c] = struct{}{}
+		s.mu.Unlock()
+		go c.read()
+		go c.serve()
+	}
+}
+
+// sweep closes connections past their deadline (a request head that takes
+// too long, a kept-alive connection idle too long) and keeps the coarse
+// clock the deadlines are set from.
+func (s *Server) sweep() {
+	period := min(s.headerTimeout(), s.idleTimeout()) / 4
+	period = min(max(period, 10*time.Millisecond), time.Second)
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case now := <-t.C:
+			ns := now.UnixNano()
+			s.clock.Store(ns)
+			s.mu.Lock()
+			for c := range s.conns {
+				if d := c.deadline.Load(); d != 0 && ns > d {
+					c.nc.Close()
+				}
+			}
+			s.mu.Unlock()
+		}
+	}
+}
+
+// Shutdown stops accepting, closes idle connections, lets the requests in
+// flight finish (each connection closes after its response) and returns when
+// no connection is left, or with ctx's error when ctx ends first.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.beginClose()
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	for {
+		s.mu.Lock()
+		for c := range s.conns {
+			if c.state.Load() == stateIdle {
+				c.nc.Close()
+			}
+		}
+		n := len(s.conns)
+		s.mu.Unlock()
+		if n == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// Close closes the listeners and every connection at once.
+func (s *Server) Close() error {
+	s.beginClose()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		c.nc.Close()
+	}
+	return nil
+}
+
+func (s *Server) beginClose() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing.Swap(true) {
+		return
+	}
+	for ln := range s.listeners {
+		ln.Close()
+	}
+	if s.stop != nil {
+		close(s.stop)
+	}
+}
+
+func (s *Server) forget(c *sconn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+}
+
+// Connection states, for Shutdown.
+const (
+	stateActive = iota // reading or serving a request
+	stateIdle          // waiting for the next request with nothing buffered
+)
+
+// sconn is one client connection: a reader goroutine filling queue and the
+// serving goroutine consuming it through buf.
+type sconn struct {
+	s      *Server
+	nc     net.Conn
+	remote string
+	bw     *bufWriter
+
+	state    atomic.Int32
+	deadline atomic.Int64 // unix nanoseconds past which the sweeper closes nc; 0 none
+
+	mu        sync.Mutex
+	queue     []byte // read, not yet taken by the serving goroutine
+	rerr      error  // the reader's last error; it has stopped
+	ended     bool   // the serving goroutine has stopped taking input
+	linger    bool   // it stops with input unread (serving goroutine only)
+	cancel    context.CancelFunc
+	consumer  bool          // the serving goroutine waits in fill
+	producer  bool          // the reader waits for room in queue
+	wake      chan struct{} // reader → serving goroutine
+	room      chan struct{} // serving goroutine → reader
+	readerEnd chan struct{} // closed when the reader has returned
+
+	// Owned by the serving goroutine.
+	buf  []byte // input taken from queue; unread at buf[off:]
+	off  int
+	held []byte // the buffer a response holds its body in before the head
+}
+
+func newConn(s *Server, nc net.Conn) *sconn {
+	return &sconn{
+		s: s, nc: nc, remote: nc.RemoteAddr().String(),
+		wake: make(chan struct{}, 1), room: make(chan struct{}, 1), readerEnd: make(chan struct{}),
+	}
+}
+
+// read is the reader goroutine: it reads the socket until it fails (the
+// client closed, or the serving goroutine closed nc), queueing what it reads
+// and cancelling the request in flight when the client goes away.
+func (c *sconn) read() {
+	defer close(c.readerEnd)
+	rb := make([]byte, 4<<10)
+	for {
+		n, err := c.nc.Read(rb)
+		c.mu.Lock()
+		full := n == len(rb)
+		if n > 0 && !c.ended {
+			c.queue = append(c.queue, rb[:n]...)
+		}
+		if err != nil {
+			c.rerr = err
+			if c.cancel != nil {
+				c.cancel()
+			}
+		}
+		if c.consumer {
+			c.consumer = false
+			c.wake <- struct{}{}
+		}
+		if err != nil {
+			c.mu.Unlock()
+			return
+		}
+		for len(c.queue) >= maxQueued && !c.ended {
+			c.producer = true
+			c.mu.Unlock()
+			<-c.room
+			c.mu.Lock()
+		}
+		c.mu.Unlock()
+		if full && len(rb) < 64<<10 {
+			rb = make([]byte, 2*len(rb)) // a large body: fewer, larger reads
+		}
+	}
+}
+
+// fill moves queued input into buf, waiting for some when none is queued.
+// It returns the reader's error once everything before it was taken.
+// buf[off:] moves to the front of buf: offsets into the unread input stay
+// valid, pointers into buf do not.
+func (c *sconn) fill() error {
+	if c.off > 0 {
+		n := copy(c.buf, c.buf[c.off:])
+		c.buf = c.buf[:n]
+		c.off = 0
+	}
+	c.mu.Lock()
+	for len(c.queue) == 0 && c.rerr == nil {
+		c.consumer = true
+		c.mu.Unlock()
+		<-c.wake
+		c.mu.Lock()
+	}
+	if len(c.queue) == 0 {
+		err := c.rerr
+		c.mu.Unlock()
+		return err
+	}
+	if len(c.buf) == 0 && cap(c.queue) >= cap(c.buf) {
+		c.buf, c.queue = c.queue, c.buf[:0] // swap, no copy
+	} else {
+		c.buf = append(c.buf, c.queue...)
+		c.queue = c.queue[:0]
+	}
+	if c.producer {
+		c.producer = false
+		c.room <- struct{}{}
+	}
+	c.mu.Unlock()
+	return nil
+}
+
+// unread is the input taken from the reader but not consumed.
+func (c *sconn) unread() []byte { return c.buf[c.off:] }
+
+// pending reports whether input is waiting, taken or queued.
+func (c *sconn) pending() bool {
+	if c.off < len(c.buf) {
+		return true
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.queue) > 0
+}
+
+// arm attaches the request's cancel to the connection: the reader calls it
+// when the client goes away. If it already has, the request starts
+// cancelled.
+func (c *sconn) arm(cancel context.CancelFunc) {
+	c.mu.Lock()
+	c.cancel = cancel
+	gone := c.rerr != nil
+	c.mu.Unlock()
+	if gone {
+		cancel()
+	}
+}
+
+func (c *sconn) disarm() {
+	c.mu.Lock()
+	c.cancel = nil
+	c.mu.Unlock()
+}
+
+// serve runs requests one after another until the connection ends.
+func (c *sconn) serve() {
+	c.bw = getBufWriter(c.nc)
+	defer func() {
+		c.mu.Lock()
+		c.ended = true  // the reader drops what it reads from now on
+		if c.producer { // it waits for room that will not come
+			c.producer = false
+			c.room <- struct{}{}
+		}
+		c.mu.Unlock()
+		if c.linger {
+			// Input is left unread: closing now would make the kernel reset
+			// the connection and drop the end of the response. Send FIN,
+			// let the client read and close, then close (as net/http).
+			if cw, ok := c.nc.(interface{ CloseWrite() error }); ok && cw.CloseWrite() == nil {
+				t := time.NewTimer(lingerTime)
+				select {
+				case <-c.readerEnd:
+				case <-t.C:
+				}
+				t.Stop()
+			}
+		}
+		c.nc.Close()
+		<-c.readerEnd
+		putBufWriter(c.bw)
+		c.s.forget(c)
+	}()
+	for {
+		req, status, err := c.readRequest()
+		if err != nil {
+			if status != 0 {
+				c.linger = true
+				c.reject(status, err)
+			}
+			return
+		}
+		if !c.handle(req) {
+			return
+		}
+		if c.s.closing.Load() {
+			return
+		}
+	}
+}
+
+// handle serves one request; it reports whether the connection may carry
+// another.
+func (c *sconn) handle(req *http.Request) (keep bool) {
+	ctx, cancel := context.WithCancel(context.Background())
+	req = req.WithContext(ctx)
+	c.arm(cancel)
+	body, _ := req.Body.(*reqBody)
+	w := &response{c: c, req: req, header: make(http.Header, 8), keep: !req.Close, body: body,
+		head: req.Method == http.MethodHead}
+	if body != nil {
+		body.w = w
+	}
+	defer func() {
+		c.disarm()
+		cancel()
+		if v := recover(); v != nil {
+			keep = false
+			if v != http.ErrAbortHandler {
+				buf := make([]byte, 64<<10)
+				buf = buf[:runtime.Stack(buf, false)]
+				c.s.logger().Error("h1: panic serving request", "remote", c.remote, "panic", fmt.Sprint(v), "stack", string(buf))
+			}
+		}
+	}()
+	c.s.Handler.ServeHTTP(w, req)
+	if !w.finish() {
+		return false
+	}
+	if body != nil && !body.done && (!w.keep || !body.discard()) {
+		c.linger = true // input is left unread
+		return false
+	}
+	return w.keep
+}
+
+// requestError is a malformed request, answered with status and closed.
+type requestError struct {
+	status int
+	msg    string
+}
+
+func (e *requestError) Error() string { return e.msg }
+
+func badRequest(format string, args ...any) error {
+	return &requestError{status: http.StatusBadRequest, msg: fmt.Sprintf(format, args...)}
+}
+
+// readRequest reads the next request head. A nil request with status 0 means
+// the connection ended between requests; with a status, the request was
+// malformed and is answered with it.
+func (c *sconn) readRequest() (*http.Request, int, error) {
+	end, err := c.readHead()
+	if err != nil {
+		var re *requestError
+		if errors.As(err, &re) {
+			return nil, re.status, err
+		}
+		return nil, 0, err
+	}
+	head := c.buf[c.off:end]
+	req, err := c.parseHead(head)
+	c.off = end
+	if err != nil {
+		var re *requestError
+		if errors.As(err, &re) {
+			return nil, re.status, err
+		}
+		return nil, http.StatusBadRequest, err
+	}
+	return req, 0, nil
+}
+
+// readHead waits for a whole request head (up to its empty line) and
+// returns the offset in buf just past it; buf[off:] then starts with the
+// request line. Empty lines before a request are skipped (RFC 9112 §2.2).
+func (c *sconn) readHead() (int, error) {
+	limit := c.s.maxHeaderBytes()
+	scanned := 0 // bytes of buf[off:] known to hold no head end
+	armed := false
+	for {
+		in := c.unread()
+		// Skip leading empty lines.
+		for len(in) > 0 && (in[0] == '\n' || in[0] == '\r' && len(in) > 1 && in[1] == '\n') {
+			if in[0] == '\r' {
+				c.off++
+			}
+			c.off++
+			in = c.unread()
+			scanned = 0
+		}
+		if i := headEnd(in, scanned); i >= 0 {
+			if i > limit {
+				return 0, &requestError{status: http.StatusRequestHeaderFieldsTooLarge, msg: "request head larger than the limit"}
+			}
+			if armed {
+				c.deadline.Store(0)
+			}
+			c.state.Store(stateActive)
+			return c.off + i, nil
+		}
+		if len(in) > limit {
+			return 0, &requestError{status: http.StatusRequestHeaderFieldsTooLarge, msg: "request head larger than the limit"}
+		}
+		scanned = max(len(in)-3, 0)
+		if len(in) == 0 {
+			// Between requests: idle until the next one's first bytes.
+			if cap(c.buf) > 16<<10 {
+				c.buf, c.off = nil, 0 // a large body passed: do not keep its buffer
+			}
+			c.state.Store(stateIdle)
+			if c.s.closing.Load() {
+				return 0, http.ErrServerClosed
+			}
+			c.deadline.Store(c.s.clock.Load() + int64(c.s.idleTimeout()))
+			armed = true
+		} else if c.state.Load() == stateIdle || !armed {
+			c.state.Store(stateActive)
+			c.deadline.Store(c.s.clock.Load() + int64(c.s.headerTimeout()))
+			armed = true
+		}
+		if err := c.fill(); err != nil {
+			if len(c.unread()) > 0 {
+				return 0, &requestError{status: http.StatusBadRequest, msg: "the connection ended inside the request head"}
+			}
+			return 0, err
+		}
+		if len(c.unread()) > 0 && c.state.Load() == stateIdle {
+			c.state.Store(stateActive)
+			c.deadline.Store(c.s.clock.Load() + int64(c.s.headerTimeout()))
+		}
+	}
+}
+
+// headEnd returns the length of the head in b (through its empty line), or
+// -1; from says where to resume a search that found nothing in b[:from+3].
+func headEnd(b []byte, from int) int {
+	for i := from; ; {
+		j := bytes.IndexByte(b[i:], '\n')
+		if j < 0 {
+			return -1
+		}
+		i += j + 1
+		if i < len(b) && b[i] == '\n' {
+			return i + 1
+		}
+		if i+1 < len(b) && b[i] == '\r' && b[i+1] == '\n' {
+			return i + 2
+		}
+		if i >= len(b) {
+			return -1
+		}
+	}
+}
+
+// nextLine splits b at its first LF, dropping a CR before it.
+func nextLine(b []byte) (line, rest []byte) {
+	i := bytes.IndexByte(b, '\n')
+	if i < 0 {
+		return b, nil
+	}
+	line, rest = b[:i], b[i+1:]
+	if n := len(line); n > 0 && line[n-1] == '\r' {
+		line = line[:n-1]
+	}
+	return line, rest
+}
+
+// parseHead builds the request from a complete head.
+func (c *sconn) parseHead(head []byte) (*http.Request, error) {
+	line, rest := nextLine(head)
+	sp1 := bytes.IndexByte(line, ' ')
+	sp2 := -1
+	if sp1 > 0 {
+		if i := bytes.IndexByte(line[sp1+1:], ' '); i >= 0 {
+			sp2 = sp1 + 1 + i
+		}
+	}
+	if sp1 <= 0 || sp2 <= sp1+1 {
+		return nil, badRequest("malformed request line %q: expected METHOD TARGET HTTP/1.1", truncate(line))
+	}
+	method, target, proto := line[:sp1], line[sp1+1:sp2], line[sp2+1:]
+	if !validTokenBytes(method) {
+		return nil, badRequest("malformed method %q", truncate(method))
+	}
+	var minor int
+	switch string(proto) {
+	case "HTTP/1.1":
+		minor = 1
+	case "HTTP/1.0":
+		minor = 0
+	default:
+		if bytes.HasPrefix(proto, []byte("HTTP/")) {
+			return nil, &requestError{status: http.StatusHTTPVersionNotSupported,
+				msg: fmt.Sprintf("unsupported protocol %q: this listener speaks HTTP/1.0 and HTTP/1.1", truncate(proto))}
+		}
+		return nil, badRequest("malformed protocol %q in the request line", truncate(proto))
+	}
+	req := &http.Request{
+		Method:     internMethod(method),
+		Proto:      protos[minor],
+		ProtoMajor: 1,
+		ProtoMinor: minor,
+		RemoteAddr: c.remote,
+	}
+	if req.Method == http.MethodConnect {
+		return nil, &requestError{status: http.StatusMethodNotAllowed, msg: "CONNECT is not supported"}
+	}
+	var err error
+	req.RequestURI, req.URL, err = parseTarget(target)
+	if err != nil {
+		return nil, err
+	}
+
+	// Header lines, in place: one string holds every value.
+	type field struct{ k, v []byte }
+	var fields [32]field
+	fs := fields[:0]
+	size := 0
+	for len(rest) > 0 {
+		line, rest = nextLine(rest)
+		if len(line) == 0 {
+			break
+		}
+		if line[0] == ' ' || line[0] == '\t' {
+			return nil, badRequest("obsolete header line folding; send each header on one line")
+		}
+		i := bytes.IndexByte(line, ':')
+		if i <= 0 || !validTokenBytes(line[:i]) {
+			return nil, badRequest("malformed header line %q", truncate(line))
+		}
+		v := bytes.Trim(line[i+1:], " \t")
+		if !validValueBytes(v) {
+			return nil, badRequest("invalid character in the value of header %q", line[:i])
+		}
+		fs = append(fs, field{line[:i], v})
+		size += len(v)
+	}
+	h := make(http.Header, len(fs))
+	raw := make([]byte, 0, size)
+	for _, f := range fs {
+		raw = append(raw, f.v...)
+	}
+	all := string(raw)
+	vals := make([]string, len(fs))
+	pos := 0
+	for i, f := range fs {
+		vals[i] = all[pos : pos+len(f.v)]
+		pos += len(f.v)
+		key := canonicalKey(f.k)
+		if prev := h[key]; prev != nil {
+			h[key] = append(prev, vals[i])
+		} else {
+			h[key] = vals[i : i+1 : i+1]
+		}
+	}
+	req.Header = h
+
+	// Host (RFC 9112 §3.2).
+	hosts := h["Host"]
+	switch {
+	case len(hosts) > 1:
+		return nil, badRequest("more than one Host header")
+	case len(hosts) == 0 && minor == 1:
+		return nil, badRequest("missing required Host header")
+	case len(hosts) == 1 && !validHost(hosts[0]):
+		return nil, badRequest("malformed Host header %q", hosts[0])
+	}
+	req.Host = req.URL.Host
+	if req.Host == "" && len(hosts) == 1 {
+		req.Host = hosts[0]
+	}
+	delete(h, "Host")
+
+	// Connection.
+	conn := h["Connection"]
+	req.Close = hasToken(conn, "close") || minor == 0 && !hasToken(conn, "keep-alive")
+
+	// Body framing (RFC 9112 §6.3).
+	te, cl := h["Transfer-Encoding"], h["Content-Length"]
+	body := &reqBody{c: c}
+	switch {
+	case len(te) > 0 && len(cl) > 0:
+		return nil, badRequest("both Transfer-Encoding and Content-Length; send one")
+	case len(te) > 0:
+		if minor == 0 {
+			return nil, badRequest("Transfer-Encoding in an HTTP/1.0 request")
+		}
+		if len(te) != 1 || !equalFoldTrim(te[0], "chunked") {
+			return nil, &requestError{status: http.StatusNotImplemented, msg: fmt.Sprintf("unsupported Transfer-Encoding %q: only chunked is", te)}
+		}
+		req.TransferEncoding = chunkedTE
+		delete(h, "Transfer-Encoding") // as net/http: the framing is in TransferEncoding
+		req.ContentLength = -1
+		body.chunked = true
+	case len(cl) > 0:
+		n, err := parseLength(cl)
+		if err != nil {
+			return nil, badRequest("%s", err.Error())
+		}
+		req.ContentLength = n
+		body.n = n
+		if len(cl) > 1 {
+			h["Content-Length"] = cl[:1] // equal repeats collapse, as in net/http
+		}
+	}
+	// Expect, as net/http reads it: 100-continue matters for an HTTP/1.1
+	// request with a body; anything else is refused.
+	if e := h["Expect"]; len(e) > 0 {
+		if !hasToken(e[:1], "100-continue") {
+			return nil, &requestError{status: http.StatusExpectationFailed, msg: fmt.Sprintf("unsupported Expect %q: only 100-continue is", e)}
+		}
+		body.expect = minor == 1 && req.ContentLength != 0
+	}
+	if req.ContentLength == 0 {
+		req.Body = http.NoBody
+	} else {
+		req.Body = body
+	}
+	return req, nil
+}
+
+var methods = func() map[string]string {
+	m := map[string]string{}
+	for _, s := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodConnect, http.MethodOptions, http.MethodTrace} {
+		m[s] = s
+	}
+	return m
+}()
+
+func internMethod(b []byte) string {
+	if s, ok := methods[string(b)]; ok {
+		return s
+	}
+	return string(b)
+}
+
+// parseTarget parses an origin-form, absolute-form or asterisk-form request
+// target as net/http does, without url.ParseRequestURI for plain paths.
+func parseTarget(b []byte) (string, *url.URL, error) {
+	plain := len(b) > 0 && b[0] == '/'
+	for _, ch := range b {
+		if !plainPath[ch] {
+			plain = false
+			break
+		}
+	}
+	s := string(b)
+	if plain {
+		return s, &url.URL{Path: s}, nil
+	}
+	u, err := url.ParseRequestURI(s)
+	if err != nil {
+		return "", nil, badRequest("malformed request target %q", truncate(b))
+	}
+	return s, u, nil
+}
+
+// plainPath marks the bytes a path can hold that url.ParseRequestURI takes
+// as they are (no escapes, no query, no "//" authority question).
+var plainPath = func() (t [256]bool) {
+	for ch := 'a'; ch <= 'z'; ch++ {
+		t[ch] = true
+	}
+	for ch := 'A'; ch <= 'Z'; ch++ {
+		t[ch] = true
+	}
+	for ch := '0'; ch <= '9'; ch++ {
+		t[ch] = true
+	}
+	for _, ch := range "/-._~" {
+		t[ch] = true
+	}
+	return t
+}()
+
+func validValueBytes(b []byte) bool {
+	for _, ch := range b {
+		if ch < ' ' && ch != '\t' || ch == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+func equalFoldTrim(s, t string) bool {
+	return len(s) >= len(t) && equalFold(trimOWS(s), t)
+}
+
+func trimOWS(s string) string {
+	for len(s) > 0 && (s[0] == ' ' || s[0] == '\t') {
+		s = s[1:]
+	}
+	for len(s) > 0 && (s[len(s)-1] == ' ' || s[len(s)-1] == '\t') {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
+func equalFold(s, t string) bool {
+	if len(s) != len(t) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		a, b := s[i]|0x20, t[i]|0x20
+		if a != b {
+			return false
+		}
+	}
+	return true
+}
+
+// validHost is httpguts.ValidHostHeader's rule: no bytes a Host cannot hold.
+func validHost(h string) bool {
+	for i := 0; i < len(h); i++ {
+		if !validHostByte[h[i]] {
+			return false
+		}
+	}
+	return true
+}
+
+var validHostByte = func() (t [256]bool) {
+	for ch := 'a'; ch <= 'z'; ch++ {
+		t[ch] = true
+	}
+	for ch := 'A'; ch <= 'Z'; ch++ {
+		t[ch] = true
+	}
+	for ch := '0'; ch <= '9'; ch++ {
+		t[ch] = true
+	}
+	for _, ch := range "!$%&'()*+,-.:;=[]_~" {
+		t[ch] = true
+	}
+	return t
+}()
+
+// reject answers a malformed request in the gateway's error shape (DESIGN.md
+// §4) and the connection closes.
+func (c *sconn) reject(status int, err error) {
+	code := "malformed_http_request"
+	if status == http.StatusRequestHeaderFieldsTooLarge {
+		code = "request_head_too_large"
+	}
+	msg := jsonString(err.Error())
+	body := `{"error":{"message":` + msg + `,"type":"invalid_request_error","param":null,"code":"` + code + `"}}` + "\n"
+	b := c.bw.buf[:0]
+	b = append(b, "HTTP/1.1 "...)
+	b = append(b, statusLine(status)...)
+	b = append(b, "\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: "...)
+	b = strconv.AppendInt(b, int64(len(body)), 10)
+	b = append(b, "\r\n\r\n"...)
+	b = append(b, body...)
+	c.bw.buf = b
+	c.bw.flush()
+}
+
+func statusLine(code int) string {
+	if s, ok := statusLines[code]; ok {
+		return s
+	}
+	return strconv.Itoa(code) + " status code " + strconv.Itoa(code)
+}
+
+// jsonString quotes s as a JSON string.
+func jsonString(s string) string {
+	b := make([]byte, 0, len(s)+2)
+	b = append(b, '"')
+	for i := 0; i < len(s); i++ {
+		ch := s[i]
+		switch {
+		case ch == '"' || ch == '\\':
+			b = append(b, '\\', ch)
+		case ch < ' ':
+			b = append(b, `\u00`...)
+			b = append(b, "0123456789abcdef"[ch>>4], "0123456789abcdef"[ch&15])
+		default:
+			b = append(b, ch)
+		}
+	}
+	return string(append(b, '"'))
+}
