@@ -203,15 +203,19 @@ func (w *response) sendHead(final bool) {
 	if w.c.s.closing.Load() {
 		w.keep = false
 	}
-	// As in net/http: a request body the handler has not read to its end
-	// is read and dropped now when what is left is small (so that a client
-	// that sends its whole request before reading cannot deadlock); when
-	// more than discardLimit is known to be left (the handler may still be
-	// reading it), or the client waits for a 100 Continue it did not get,
-	// the connection closes after this response, and the response says so.
+	// A request body the handler has not read to its end: when what is
+	// left is known and small (or the handler has returned), it is read and
+	// dropped now, as net/http does (a client that sends its whole request
+	// before reading cannot deadlock). Otherwise (more than discardLimit
+	// left, a chunked body of unknown rest while the handler runs, a client
+	// waiting for a 100 Continue it did not get) the
+	// connection closes after this response, and the response says so; the
+	// handler may go on reading. net/http also drops up to discardLimit of
+	// a chunked body here, and a handler still reading it then gets the
+	// bytes after the hole without an error.
 	if b := w.body; b != nil && !b.done {
 		switch {
-		case b.expect && !b.asked, !b.chunked && b.n > discardLimit:
+		case b.expect && !b.asked, b.chunked && !final, !b.chunked && b.n > discardLimit:
 			w.keep = false
 		case !b.discard():
 			w.keep = false

@@ -275,9 +275,10 @@ type sconn struct {
 	readerEnd chan struct{} // closed when the reader has returned
 
 	// Owned by the serving goroutine.
-	buf  []byte // input taken from queue; unread at buf[off:]
-	off  int
-	held []byte // the buffer a response holds its body in before the head
+	buf    []byte // input taken from queue; unread at buf[off:]
+	off    int
+	held   []byte // the buffer a response holds its body in before the head
+	served bool   // a request has been read
 }
 
 func newConn(s *Server, nc net.Conn) *sconn {
@@ -433,6 +434,7 @@ func (c *sconn) serve() {
 			}
 			return
 		}
+		c.served = true
 		if !c.handle(req) {
 			return
 		}
@@ -555,7 +557,11 @@ func (c *sconn) readHead() (int, error) {
 			if c.s.closing.Load() {
 				return 0, http.ErrServerClosed
 			}
-			c.deadline.Store(c.s.clock.Load() + int64(c.s.idleTimeout()))
+			wait := c.s.idleTimeout()
+			if !c.served {
+				wait = c.s.headerTimeout() // a new connection owes its first request at once, as in net/http
+			}
+			c.deadline.Store(c.s.clock.Load() + int64(wait))
 			armed = true
 		} else if c.state.Load() == stateIdle || !armed {
 			c.state.Store(stateActive)
