@@ -483,7 +483,13 @@ var commonKeys = func() map[string]string {
 		"X-Ratelimit-Limit-Requests", "X-Ratelimit-Limit-Tokens", "X-Ratelimit-Remaining-Requests",
 		"X-Ratelimit-Remaining-Tokens", "X-Ratelimit-Reset-Requests", "X-Ratelimit-Reset-Tokens",
 		"Request-Id", "Access-Control-Expose-Headers", "Strict-Transport-Security", "Set-Cookie",
-		"Alt-Svc", "Cf-Ray", "Cf-Cache-Status", "X-Content-Type-Options", "Content-Encoding"} {
+		"Alt-Svc", "Cf-Ray", "Cf-Cache-Status", "X-Content-Type-Options", "Content-Encoding",
+		// What clients send the gateway (h1.Server): the SDKs' own headers too.
+		"Host", "User-Agent", "Accept", "Accept-Encoding", "Authorization", "X-Api-Key", "Api-Key",
+		"Anthropic-Version", "Anthropic-Beta", "Openai-Beta", "Idempotency-Key", "Traceparent", "Tracestate",
+		"Expect", "X-Stainless-Lang", "X-Stainless-Package-Version", "X-Stainless-Os", "X-Stainless-Arch",
+		"X-Stainless-Runtime", "X-Stainless-Runtime-Version", "X-Stainless-Retry-Count", "X-Stainless-Timeout",
+		"X-Forwarded-For", "X-Real-Ip"} {
 		m[k] = k
 		m[strings.ToLower(k)] = k
 	}

@@ -424,14 +424,22 @@ func (b *reqBody) read(p []byte) (int, error) {
 			return 0, io.EOF
 		}
 	}
-	for len(c.unread()) == 0 {
-		if err := c.fill(); err != nil {
+	var n int
+	if len(c.unread()) == 0 && len(p) >= queueSize {
+		// A large read of a large body: straight from the socket into p.
+		var err error
+		if n, err = c.readInto(p[:min(int64(len(p)), b.n)]); err != nil && n == 0 {
 			return 0, io.ErrUnexpectedEOF
 		}
+	} else {
+		for len(c.unread()) == 0 {
+			if err := c.fill(); err != nil {
+				return 0, io.ErrUnexpectedEOF
+			}
+		}
+		n = copy(p[:min(int64(len(p)), b.n)], c.unread())
+		c.off += n
 	}
-	in := c.unread()
-	n := copy(p[:min(int64(len(p)), b.n)], in)
-	c.off += n
 	b.n -= int64(n)
 	if b.n > 0 {
 		return n, nil

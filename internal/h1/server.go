@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -63,10 +64,6 @@ type Server struct {
 // smallBody is how much of a response is held back before its head is
 // written, so that a response ending within it gets a Content-Length.
 const smallBody = 4 << 10
-
-// maxQueued bounds the input the reader goroutine holds ahead of the
-// handler: a large body is read at the handler's pace.
-const maxQueued = 64 << 10
 
 // discardLimit is how much of an unread request body is read and dropped
 // after the handler to keep the connection; past it the connection closes.
@@ -251,8 +248,13 @@ const (
 	stateIdle          // waiting for the next request with nothing buffered
 )
 
-// sconn is one client connection: a reader goroutine filling queue and the
-// serving goroutine consuming it through buf.
+// sconn is one client connection. Its reader goroutine is the only one that
+// reads the socket. When the serving goroutine needs input it lends the
+// reader a buffer (demand) and the reader reads straight into it; when it
+// needs none (a handler is running, or the connection is idle) the reader
+// still reads, into queue, so that it sees a client's close at once. A
+// request's first bytes therefore come through queue (at most queueSize);
+// the rest of a large body goes straight into the buffer it is read into.
 type sconn struct {
 	s      *Server
 	nc     net.Conn
@@ -263,43 +265,71 @@ type sconn struct {
 	deadline atomic.Int64 // unix nanoseconds past which the sweeper closes nc; 0 none
 
 	mu        sync.Mutex
-	queue     []byte // read, not yet taken by the serving goroutine
+	queue     []byte // read while nothing was asked, not yet taken
+	demand    []byte // where the serving goroutine asked the reader to read
+	got       int    // bytes read into demand
+	gotSet    bool   // a read into demand has finished
 	rerr      error  // the reader's last error; it has stopped
 	ended     bool   // the serving goroutine has stopped taking input
-	linger    bool   // it stops with input unread (serving goroutine only)
 	cancel    context.CancelFunc
-	consumer  bool          // the serving goroutine waits in fill
-	producer  bool          // the reader waits for room in queue
+	consumer  bool          // the serving goroutine waits in readInto
+	producer  bool          // the reader waits for queue to be taken
 	wake      chan struct{} // reader → serving goroutine
-	room      chan struct{} // serving goroutine → reader
+	kick      chan struct{} // serving goroutine → reader
 	readerEnd chan struct{} // closed when the reader has returned
 
 	// Owned by the serving goroutine.
-	buf    []byte // input taken from queue; unread at buf[off:]
+	buf    []byte // input; unread at buf[off:]
 	off    int
 	held   []byte // the buffer a response holds its body in before the head
 	served bool   // a request has been read
+	linger bool   // it stops with input unread
 }
+
+// queueSize bounds what the reader reads while nothing is asked of it.
+const queueSize = 4 << 10
 
 func newConn(s *Server, nc net.Conn) *sconn {
 	return &sconn{
 		s: s, nc: nc, remote: nc.RemoteAddr().String(),
-		wake: make(chan struct{}, 1), room: make(chan struct{}, 1), readerEnd: make(chan struct{}),
+		wake: make(chan struct{}, 1), kick: make(chan struct{}, 1), readerEnd: make(chan struct{}),
 	}
 }
 
 // read is the reader goroutine: it reads the socket until it fails (the
-// client closed, or the serving goroutine closed nc), queueing what it reads
-// and cancelling the request in flight when the client goes away.
+// client closed, or the serving goroutine closed nc), into the buffer the
+// serving goroutine lent it or else into queue, and cancels the request in
+// flight when the client goes away.
 func (c *sconn) read() {
 	defer close(c.readerEnd)
-	rb := make([]byte, 4<<10)
+	q := make([]byte, queueSize)
+	c.mu.Lock()
+	c.queue = q[:0]
+	c.mu.Unlock()
 	for {
-		n, err := c.nc.Read(rb)
 		c.mu.Lock()
-		full := n == len(rb)
-		if n > 0 && !c.ended {
-			c.queue = append(c.queue, rb[:n]...)
+		// Queued input not yet taken: no more reading until it is (a
+		// pipelining client waits, as its requests are answered in turn).
+		for len(c.queue) > 0 && !c.ended {
+			c.producer = true
+			c.mu.Unlock()
+			<-c.kick
+			c.mu.Lock()
+		}
+		p, direct := c.demand, c.demand != nil && !c.ended
+		if !direct {
+			p = q // queue is empty: the serving goroutine does not touch it
+		}
+		c.mu.Unlock()
+
+		n, err := c.nc.Read(p)
+
+		c.mu.Lock()
+		switch {
+		case direct:
+			c.demand, c.got, c.gotSet = nil, n, true
+		case !c.ended:
+			c.queue = q[:n]
 		}
 		if err != nil {
 			c.rerr = err
@@ -307,75 +337,86 @@ func (c *sconn) read() {
 				c.cancel()
 			}
 		}
-		if c.consumer {
+		if c.consumer && (n > 0 || err != nil) {
 			c.consumer = false
 			c.wake <- struct{}{}
 		}
-		if err != nil {
-			c.mu.Unlock()
-			return
-		}
-		for len(c.queue) >= maxQueued && !c.ended {
-			c.producer = true
-			c.mu.Unlock()
-			<-c.room
-			c.mu.Lock()
-		}
 		c.mu.Unlock()
-		if full && len(rb) < 64<<10 {
-			rb = make([]byte, 2*len(rb)) // a large body: fewer, larger reads
+		if err != nil {
+			return
 		}
 	}
 }
 
-// fill moves queued input into buf, waiting for some when none is queued.
-// It returns the reader's error once everything before it was taken.
-// buf[off:] moves to the front of buf: offsets into the unread input stay
-// valid, pointers into buf do not.
+// readInto reads into p what the reader has: queued input, or a read it
+// makes straight into p. It returns the reader's error once everything
+// before it was taken.
+func (c *sconn) readInto(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for {
+		// A read into p comes first: the reader may have read into queue
+		// after it, before this goroutine woke.
+		if c.gotSet {
+			n := c.got
+			c.got, c.gotSet = 0, false
+			if n > 0 {
+				return n, nil
+			}
+		}
+		if len(c.queue) > 0 {
+			// The reader was in a read into queue when p was asked for; it
+			// has not taken p (it waits while queue holds input).
+			c.demand = nil
+			n := copy(p, c.queue)
+			c.queue = c.queue[:copy(c.queue, c.queue[n:])]
+			if len(c.queue) == 0 {
+				c.kickReader()
+			}
+			return n, nil
+		}
+		if c.rerr != nil {
+			return 0, c.rerr
+		}
+		if c.demand == nil {
+			c.demand = p
+			c.kickReader()
+		}
+		c.consumer = true
+		c.mu.Unlock()
+		<-c.wake
+		c.mu.Lock()
+	}
+}
+
+// kickReader wakes the reader if it waits; c.mu is held.
+func (c *sconn) kickReader() {
+	if c.producer {
+		c.producer = false
+		c.kick <- struct{}{}
+	}
+}
+
+// fill reads more input into buf. buf[off:] moves to the front of buf
+// first: offsets into the unread input stay valid, pointers into buf do not.
 func (c *sconn) fill() error {
 	if c.off > 0 {
 		n := copy(c.buf, c.buf[c.off:])
 		c.buf = c.buf[:n]
 		c.off = 0
 	}
-	c.mu.Lock()
-	for len(c.queue) == 0 && c.rerr == nil {
-		c.consumer = true
-		c.mu.Unlock()
-		<-c.wake
-		c.mu.Lock()
+	if cap(c.buf)-len(c.buf) < 2<<10 {
+		nb := make([]byte, len(c.buf), max(2*cap(c.buf), 4<<10))
+		copy(nb, c.buf)
+		c.buf = nb
 	}
-	if len(c.queue) == 0 {
-		err := c.rerr
-		c.mu.Unlock()
-		return err
-	}
-	if len(c.buf) == 0 && cap(c.queue) >= cap(c.buf) {
-		c.buf, c.queue = c.queue, c.buf[:0] // swap, no copy
-	} else {
-		c.buf = append(c.buf, c.queue...)
-		c.queue = c.queue[:0]
-	}
-	if c.producer {
-		c.producer = false
-		c.room <- struct{}{}
-	}
-	c.mu.Unlock()
-	return nil
+	n, err := c.readInto(c.buf[len(c.buf):cap(c.buf)])
+	c.buf = c.buf[:len(c.buf)+n]
+	return err
 }
 
 // unread is the input taken from the reader but not consumed.
 func (c *sconn) unread() []byte { return c.buf[c.off:] }
-
-// pending reports whether input is waiting, taken or queued.
-func (c *sconn) pending() bool {
-	if c.off < len(c.buf) {
-		return true
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.queue) > 0
-}
 
 // arm attaches the request's cancel to the connection: the reader calls it
 // when the client goes away. If it already has, the request starts
@@ -401,11 +442,8 @@ func (c *sconn) serve() {
 	c.bw = getBufWriter(c.nc)
 	defer func() {
 		c.mu.Lock()
-		c.ended = true  // the reader drops what it reads from now on
-		if c.producer { // it waits for room that will not come
-			c.producer = false
-			c.room <- struct{}{}
-		}
+		c.ended = true // the reader drops what it reads from now on
+		c.kickReader()
 		c.mu.Unlock()
 		if c.linger {
 			// Input is left unread: closing now would make the kernel reset
@@ -686,11 +724,12 @@ func (c *sconn) parseHead(head []byte) (*http.Request, error) {
 		size += len(v)
 	}
 	h := make(http.Header, len(fs))
-	raw := make([]byte, 0, size)
+	var sb strings.Builder // one allocation for every value, no copy to a string
+	sb.Grow(size)
 	for _, f := range fs {
-		raw = append(raw, f.v...)
+		sb.Write(f.v)
 	}
-	all := string(raw)
+	all := sb.String()
 	vals := make([]string, len(fs))
 	pos := 0
 	for i, f := range fs {
