@@ -335,20 +335,10 @@ func (w *response) finish() bool {
 	return w.c.bw.flush() == nil
 }
 
-// scratch lends the connection's held-body buffer.
-func (c *sconn) scratch() []byte {
-	if b := c.held; b != nil {
-		c.held = nil
-		return b[:0]
-	}
-	return make([]byte, 0, smallBody)
-}
+// scratch lends a buffer for a body held back before its head.
+func (c *sconn) scratch() []byte { return getBuf() }
 
-func (c *sconn) putScratch(b []byte) {
-	if cap(b) <= smallBody {
-		c.held = b[:0]
-	}
-}
+func (c *sconn) putScratch(b []byte) { putBuf(b) }
 
 // Dates: net/http formats one per response; the second changes rarely.
 var dateCache atomic.Pointer[dateEntry]

@@ -281,7 +281,6 @@ type sconn struct {
 	// Owned by the serving goroutine.
 	buf    []byte // input; unread at buf[off:]
 	off    int
-	held   []byte // the buffer a response holds its body in before the head
 	served bool   // a request has been read
 	linger bool   // it stops with input unread
 }
@@ -405,14 +404,44 @@ func (c *sconn) fill() error {
 		c.buf = c.buf[:n]
 		c.off = 0
 	}
+	if c.buf == nil {
+		c.buf = getBuf()
+	}
 	if cap(c.buf)-len(c.buf) < 2<<10 {
-		nb := make([]byte, len(c.buf), max(2*cap(c.buf), 4<<10))
+		nb := make([]byte, len(c.buf), 2*cap(c.buf))
 		copy(nb, c.buf)
+		putBuf(c.buf)
 		c.buf = nb
 	}
 	n, err := c.readInto(c.buf[len(c.buf):cap(c.buf)])
 	c.buf = c.buf[:len(c.buf)+n]
 	return err
+}
+
+// release returns the input buffer, when nothing is left in it, and the
+// held-body buffer to their pools.
+func (c *sconn) release() {
+	if c.buf != nil && c.off == len(c.buf) {
+		putBuf(c.buf)
+		c.buf, c.off = nil, 0
+	}
+	if c.bw != nil {
+		putBufWriter(c.bw)
+		c.bw = nil
+	}
+}
+
+// bufs pools the 4 KiB buffers connections read requests into and hold
+// small response bodies in.
+var bufs = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
+
+func getBuf() []byte { return (*bufs.Get().(*[]byte))[:0] }
+
+func putBuf(b []byte) {
+	if cap(b) == 4<<10 {
+		b = b[:0]
+		bufs.Put(&b)
+	}
 }
 
 // unread is the input taken from the reader but not consumed.
@@ -439,7 +468,6 @@ func (c *sconn) disarm() {
 
 // serve runs requests one after another until the connection ends.
 func (c *sconn) serve() {
-	c.bw = getBufWriter(c.nc)
 	defer func() {
 		c.mu.Lock()
 		c.ended = true // the reader drops what it reads from now on
@@ -460,7 +488,7 @@ func (c *sconn) serve() {
 		}
 		c.nc.Close()
 		<-c.readerEnd
-		putBufWriter(c.bw)
+		c.release()
 		c.s.forget(c)
 	}()
 	for {
@@ -468,12 +496,17 @@ func (c *sconn) serve() {
 		if err != nil {
 			if status != 0 {
 				c.linger = true
+				c.bw = getBufWriter(c.nc)
 				c.reject(status, err)
 			}
 			return
 		}
 		c.served = true
-		if !c.handle(req) {
+		c.bw = getBufWriter(c.nc)
+		keep := c.handle(req)
+		putBufWriter(c.bw)
+		c.bw = nil
+		if !keep {
 			return
 		}
 		if c.s.closing.Load() {
@@ -588,9 +621,7 @@ func (c *sconn) readHead() (int, error) {
 		scanned = max(len(in)-3, 0)
 		if len(in) == 0 {
 			// Between requests: idle until the next one's first bytes.
-			if cap(c.buf) > 16<<10 {
-				c.buf, c.off = nil, 0 // a large body passed: do not keep its buffer
-			}
+			c.release() // an idle connection holds no buffers but the reader's
 			c.state.Store(stateIdle)
 			if c.s.closing.Load() {
 				return 0, http.ErrServerClosed
