@@ -281,8 +281,8 @@ type sconn struct {
 	// Owned by the serving goroutine.
 	buf    []byte // input; unread at buf[off:]
 	off    int
-	served bool   // a request has been read
-	linger bool   // it stops with input unread
+	served bool // a request has been read
+	linger bool // it stops with input unread
 }
 
 // queueSize bounds what the reader reads while nothing is asked of it.
