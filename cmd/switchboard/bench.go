@@ -17,6 +17,7 @@ import (
 
 	"github.com/switchboard-gw/switchboard/internal/bench"
 	"github.com/switchboard-gw/switchboard/internal/config"
+	"github.com/switchboard-gw/switchboard/internal/h1"
 	"github.com/switchboard-gw/switchboard/internal/server"
 )
 
@@ -220,7 +221,7 @@ func benchUpstream(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	return serveUntil(ctx, ln, h, 2*time.Second)
+	return serveUntil(ctx, ln, h, 2*time.Second, false) // the emulator hijacks connections for some faults
 }
 
 // benchBaseline serves the floor of the measurement: a bare forwarding
@@ -232,23 +233,33 @@ func benchBaseline(ctx context.Context, args []string, stderr io.Writer) error {
 	listen := fs.String("listen", "127.0.0.1:9091", "address to listen on")
 	upstream := fs.String("upstream", "http://127.0.0.1:9090", "the emulator's base URL")
 	client := fs.String("client", "h1", "upstream client: h1 (the gateway's own) or net/http")
+	srv := fs.String("server", "h1", "client-facing server: h1 (the gateway's own) or net/http")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *client != "h1" && *client != "net/http" {
 		return fmt.Errorf("bench baseline: --client %q: use h1 or net/http", *client)
 	}
+	if *srv != "h1" && *srv != "net/http" {
+		return fmt.Errorf("bench baseline: --server %q: use h1 or net/http", *srv)
+	}
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	return serveUntil(ctx, ln, bench.NewBaseline(*upstream, *client == "net/http"), 2*time.Second)
+	return serveUntil(ctx, ln, bench.NewBaseline(*upstream, *client == "net/http"), 2*time.Second, *srv == "h1")
 }
 
 // serveUntil serves h on ln until ctx ends, then shuts down, giving
-// in-flight requests grace to finish.
-func serveUntil(ctx context.Context, ln net.Listener, h http.Handler, grace time.Duration) error {
-	hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+// in-flight requests grace to finish; own picks h1.Server over net/http's.
+func serveUntil(ctx context.Context, ln net.Listener, h http.Handler, grace time.Duration, own bool) error {
+	var hs interface {
+		Serve(net.Listener) error
+		Shutdown(context.Context) error
+	} = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	if own {
+		hs = &h1.Server{Handler: h}
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	select {
@@ -275,19 +286,19 @@ func startInProcess(faults, logLevel string, logFile *os.File) (stop func(), upB
 			<-d
 		}
 	}
-	serveOn := func(h http.Handler) (string, error) {
+	serveOn := func(h http.Handler, own bool) (string, error) {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			return "", fmt.Errorf("listen: %w", err)
 		}
 		d := make(chan struct{})
 		done = append(done, d)
-		go func() { defer close(d); _ = serveUntil(ctx, ln, h, 2*time.Second) }()
+		go func() { defer close(d); _ = serveUntil(ctx, ln, h, 2*time.Second, own) }()
 		return "http://" + ln.Addr().String(), nil
 	}
 	up, err := bench.NewUpstream(faults)
 	if err == nil {
-		upBase, err = serveOn(up)
+		upBase, err = serveOn(up, false)
 	}
 	if err != nil {
 		stop()
@@ -301,7 +312,7 @@ func startInProcess(faults, logLevel string, logFile *os.File) (stop func(), upB
 	}
 	gw, err := server.New(cfg, server.Options{Logger: newLogger(cfg.Log, logFile), Simulator: simulator})
 	if err == nil {
-		gwBase, err = serveOn(gw)
+		gwBase, err = serveOn(gw, cfg.Server.HTTPServer != config.HTTPClientNetHTTP) // as serve serves it
 	}
 	if err != nil {
 		stop()

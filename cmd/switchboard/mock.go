@@ -39,7 +39,7 @@ func mockUpstream(ctx context.Context, args []string, stderr io.Writer) error {
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
 	logger.Info("mock upstream listening", "url", "http://"+ln.Addr().String(),
 		"openai_base_url", "http://"+ln.Addr().String()+"/v1", "faults", *faults)
-	return serveUntil(ctx, ln, emu, 5*time.Second)
+	return serveUntil(ctx, ln, emu, 5*time.Second, false) // faults hijack connections: net/http
 }
 
 func buildVersion() string {
