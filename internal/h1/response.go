@@ -440,7 +440,7 @@ func (b *reqBody) read(p []byte) (int, error) {
 	}
 	b.inChunk = false
 	// The chunk's CRLF.
-	line, err := b.line()
+	line, err := b.line(true)
 	if err != nil {
 		return n, err
 	}
@@ -450,8 +450,11 @@ func (b *reqBody) read(p []byte) (int, error) {
 	return n, nil
 }
 
-// line reads one line of chunk framing, at most 4 KiB.
-func (b *reqBody) line() ([]byte, error) {
+// line reads one line of chunk framing, at most 4 KiB. Chunk-size lines
+// and the end of chunk data must end in CRLF (a bare LF is refused, as
+// net/http refuses it: parsers that disagree on it let requests be
+// smuggled); trailer lines may end in LF.
+func (b *reqBody) line(crlf bool) ([]byte, error) {
 	c := b.c
 	for {
 		in := c.unread()
@@ -460,6 +463,11 @@ func (b *reqBody) line() ([]byte, error) {
 			line := in[:i]
 			if n := len(line); n > 0 && line[n-1] == '\r' {
 				line = line[:n-1]
+			} else if crlf {
+				return nil, errors.New("h1: malformed chunked request body: a line ends with a bare LF")
+			}
+			if crlf && bytes.IndexByte(line, '\r') >= 0 {
+				return nil, errors.New("h1: malformed chunked request body: a CR inside a framing line")
 			}
 			return line, nil
 		}
@@ -475,14 +483,16 @@ func (b *reqBody) line() ([]byte, error) {
 // nextChunk reads a chunk-size line; the last chunk's trailer is read and
 // dropped.
 func (b *reqBody) nextChunk() error {
-	line, err := b.line()
+	line, err := b.line(true)
 	if err != nil {
 		return err
 	}
+	// As net/http reads it: spaces may end the line, then an extension
+	// follows the size directly.
+	line = bytes.TrimRight(line, " \t")
 	if i := bytes.IndexByte(line, ';'); i >= 0 {
 		line = line[:i]
 	}
-	line = bytes.Trim(line, " \t")
 	if len(line) == 0 || len(line) > 15 {
 		return errors.New("h1: malformed chunked request body: bad chunk size")
 	}
@@ -506,7 +516,7 @@ func (b *reqBody) nextChunk() error {
 		return nil
 	}
 	for { // trailer
-		t, err := b.line()
+		t, err := b.line(false)
 		if err != nil {
 			return err
 		}
@@ -558,7 +568,7 @@ func (b *reqBody) discard() bool {
 				break
 			}
 			b.inChunk = false
-			if line, err := b.line(); err != nil || len(line) != 0 {
+			if line, err := b.line(true); err != nil || len(line) != 0 {
 				return false
 			}
 			continue

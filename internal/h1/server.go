@@ -469,6 +469,13 @@ func (c *sconn) disarm() {
 // serve runs requests one after another until the connection ends.
 func (c *sconn) serve() {
 	defer func() {
+		// A bug in this file must cost one connection, not the process
+		// (the handler's own panics are caught in handle).
+		if v := recover(); v != nil {
+			buf := make([]byte, 64<<10)
+			buf = buf[:runtime.Stack(buf, false)]
+			c.s.logger().Error("h1: panic serving a connection", "remote", c.remote, "panic", fmt.Sprint(v), "stack", string(buf))
+		}
 		c.mu.Lock()
 		c.ended = true // the reader drops what it reads from now on
 		c.kickReader()
