@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/switchboard-gw/switchboard/internal/bench"
 	"github.com/switchboard-gw/switchboard/internal/config"
+	"github.com/switchboard-gw/switchboard/internal/h1"
 	"github.com/switchboard-gw/switchboard/internal/server"
 	"github.com/switchboard-gw/switchboard/internal/store"
 )
@@ -52,9 +54,15 @@ func benchPair(b *testing.B) (direct, gateway string) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { srv.Close() })
-	gws := httptest.NewServer(srv)
-	b.Cleanup(gws.Close)
-	return ups.URL + "/v1/chat/completions", gws.URL + "/v1/chat/completions"
+	// Served as serve serves a plaintext listener.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	gws := &h1.Server{Handler: srv}
+	go gws.Serve(ln)
+	b.Cleanup(func() { gws.Close() })
+	return ups.URL + "/v1/chat/completions", "http://" + ln.Addr().String() + "/v1/chat/completions"
 }
 
 // benchChat runs b.N requests of body to url, reading each answer whole.
