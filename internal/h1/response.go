@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -106,7 +107,7 @@ func (w *response) WriteHeader(code int) {
 	w.clen = -1
 	w.noBody = code < 200 || code == http.StatusNoContent || code == http.StatusNotModified
 	if cl := w.header["Content-Length"]; len(cl) > 0 && !w.noBody {
-		if n, err := strconv.ParseInt(trimOWS(cl[0]), 10, 64); err == nil && n >= 0 {
+		if n, err := strconv.ParseInt(strings.Trim(cl[0], " \t"), 10, 64); err == nil && n >= 0 {
 			w.clen = n
 		} else {
 			delete(w.header, "Content-Length") // net/http drops an invalid one too
@@ -305,7 +306,7 @@ func appendHeader(b []byte, h http.Header, skip func(string) bool) []byte {
 			b = append(b, k...)
 			b = append(b, ": "...)
 			start := len(b)
-			b = append(b, trimOWS(v)...)
+			b = append(b, strings.Trim(v, " \t")...)
 			for i := start; i < len(b); i++ {
 				if b[i] == '\r' || b[i] == '\n' {
 					b[i] = ' '

@@ -16,6 +16,9 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/go-json-experiment/json/jsontext"
+	"golang.org/x/net/http/httpguts"
 )
 
 // Server serves HTTP/1.0 and HTTP/1.1 to an http.Handler on a plaintext
@@ -789,7 +792,7 @@ func (c *sconn) parseHead(head []byte) (*http.Request, error) {
 		return nil, badRequest("more than one Host header")
 	case len(hosts) == 0 && minor == 1:
 		return nil, badRequest("missing required Host header")
-	case len(hosts) == 1 && !validHost(hosts[0]):
+	case len(hosts) == 1 && !httpguts.ValidHostHeader(hosts[0]):
 		return nil, badRequest("malformed Host header %q", hosts[0])
 	}
 	req.Host = req.URL.Host
@@ -812,7 +815,7 @@ func (c *sconn) parseHead(head []byte) (*http.Request, error) {
 		if minor == 0 {
 			return nil, badRequest("Transfer-Encoding in an HTTP/1.0 request")
 		}
-		if len(te) != 1 || !equalFoldTrim(te[0], "chunked") {
+		if len(te) != 1 || !strings.EqualFold(strings.TrimSpace(te[0]), "chunked") {
 			return nil, &requestError{status: http.StatusNotImplemented, msg: fmt.Sprintf("unsupported Transfer-Encoding %q: only chunked is", te)}
 		}
 		req.TransferEncoding = chunkedTE
@@ -886,16 +889,7 @@ func parseTarget(b []byte) (string, *url.URL, error) {
 // plainPath marks the bytes a path can hold that url.ParseRequestURI takes
 // as they are (no escapes, no query, no "//" authority question).
 var plainPath = func() (t [256]bool) {
-	for ch := 'a'; ch <= 'z'; ch++ {
-		t[ch] = true
-	}
-	for ch := 'A'; ch <= 'Z'; ch++ {
-		t[ch] = true
-	}
-	for ch := '0'; ch <= '9'; ch++ {
-		t[ch] = true
-	}
-	for _, ch := range "/-._~" {
+	for _, ch := range "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/-._~" {
 		t[ch] = true
 	}
 	return t
@@ -910,59 +904,6 @@ func validValueBytes(b []byte) bool {
 	return true
 }
 
-func equalFoldTrim(s, t string) bool {
-	return len(s) >= len(t) && equalFold(trimOWS(s), t)
-}
-
-func trimOWS(s string) string {
-	for len(s) > 0 && (s[0] == ' ' || s[0] == '\t') {
-		s = s[1:]
-	}
-	for len(s) > 0 && (s[len(s)-1] == ' ' || s[len(s)-1] == '\t') {
-		s = s[:len(s)-1]
-	}
-	return s
-}
-
-func equalFold(s, t string) bool {
-	if len(s) != len(t) {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		a, b := s[i]|0x20, t[i]|0x20
-		if a != b {
-			return false
-		}
-	}
-	return true
-}
-
-// validHost is httpguts.ValidHostHeader's rule: no bytes a Host cannot hold.
-func validHost(h string) bool {
-	for i := 0; i < len(h); i++ {
-		if !validHostByte[h[i]] {
-			return false
-		}
-	}
-	return true
-}
-
-var validHostByte = func() (t [256]bool) {
-	for ch := 'a'; ch <= 'z'; ch++ {
-		t[ch] = true
-	}
-	for ch := 'A'; ch <= 'Z'; ch++ {
-		t[ch] = true
-	}
-	for ch := '0'; ch <= '9'; ch++ {
-		t[ch] = true
-	}
-	for _, ch := range "!$%&'()*+,-.:;=[]_~" {
-		t[ch] = true
-	}
-	return t
-}()
-
 // reject answers a malformed request in the gateway's error shape (DESIGN.md
 // §4) and the connection closes.
 func (c *sconn) reject(status int, err error) {
@@ -970,8 +911,8 @@ func (c *sconn) reject(status int, err error) {
 	if status == http.StatusRequestHeaderFieldsTooLarge {
 		code = "request_head_too_large"
 	}
-	msg := jsonString(err.Error())
-	body := `{"error":{"message":` + msg + `,"type":"invalid_request_error","param":null,"code":"` + code + `"}}` + "\n"
+	msg, _ := jsontext.AppendQuote(nil, err.Error()) // the error only says invalid UTF-8 was replaced
+	body := `{"error":{"message":` + string(msg) + `,"type":"invalid_request_error","param":null,"code":"` + code + `"}}` + "\n"
 	b := c.bw.buf[:0]
 	b = append(b, "HTTP/1.1 "...)
 	b = append(b, statusLine(status)...)
@@ -988,23 +929,4 @@ func statusLine(code int) string {
 		return s
 	}
 	return strconv.Itoa(code) + " status code " + strconv.Itoa(code)
-}
-
-// jsonString quotes s as a JSON string.
-func jsonString(s string) string {
-	b := make([]byte, 0, len(s)+2)
-	b = append(b, '"')
-	for i := 0; i < len(s); i++ {
-		ch := s[i]
-		switch {
-		case ch == '"' || ch == '\\':
-			b = append(b, '\\', ch)
-		case ch < ' ':
-			b = append(b, `\u00`...)
-			b = append(b, "0123456789abcdef"[ch>>4], "0123456789abcdef"[ch&15])
-		default:
-			b = append(b, ch)
-		}
-	}
-	return string(append(b, '"'))
 }
