@@ -142,7 +142,7 @@ func (w *response) Write(p []byte) (int, error) {
 	w.written += int64(len(p))
 	if w.head {
 		if !w.sent && len(w.pend) == 0 {
-			w.pend = append(w.c.scratch(), p[:min(len(p), 512)]...) // for the Content-Type sniff
+			w.pend = append(getBuf(), p[:min(len(p), 512)]...) // for the Content-Type sniff
 			w.sniff = w.pend
 		}
 		return len(p), nil
@@ -150,7 +150,7 @@ func (w *response) Write(p []byte) (int, error) {
 	if !w.sent {
 		if len(w.pend)+len(p) <= smallBody {
 			if w.pend == nil {
-				w.pend = w.c.scratch()
+				w.pend = getBuf()
 			}
 			w.pend = append(w.pend, p...)
 			return len(p), nil
@@ -289,7 +289,7 @@ func (w *response) sendHead(final bool) {
 		if !w.head {
 			w.writeBody(w.pend)
 		}
-		w.c.putScratch(w.pend)
+		putBuf(w.pend)
 		w.pend = nil
 	}
 }
@@ -335,11 +335,6 @@ func (w *response) finish() bool {
 	}
 	return w.c.bw.flush() == nil
 }
-
-// scratch lends a buffer for a body held back before its head.
-func (c *sconn) scratch() []byte { return getBuf() }
-
-func (c *sconn) putScratch(b []byte) { putBuf(b) }
 
 // Dates: net/http formats one per response; the second changes rarely.
 var dateCache atomic.Pointer[dateEntry]

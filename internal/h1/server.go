@@ -577,36 +577,38 @@ func badRequest(format string, args ...any) error {
 // malformed and is answered with it.
 func (c *sconn) readRequest() (*http.Request, int, error) {
 	end, err := c.readHead()
-	if err != nil {
-		var re *requestError
-		if errors.As(err, &re) {
-			return nil, re.status, err
+	if err == nil {
+		var req *http.Request
+		req, err = c.parseHead(c.buf[c.off:end])
+		c.off = end
+		if err == nil {
+			return req, 0, nil
 		}
-		return nil, 0, err
 	}
-	head := c.buf[c.off:end]
-	req, err := c.parseHead(head)
-	c.off = end
-	if err != nil {
-		var re *requestError
-		if errors.As(err, &re) {
-			return nil, re.status, err
-		}
-		return nil, http.StatusBadRequest, err
+	var re *requestError // every refusal of readHead and parseHead is one
+	if errors.As(err, &re) {
+		return nil, re.status, err
 	}
-	return req, 0, nil
+	return nil, 0, err
 }
 
 // readHead waits for a whole request head (up to its empty line) and
 // returns the offset in buf just past it; buf[off:] then starts with the
 // request line. Empty lines before a request are skipped (RFC 9112 §2.2).
+// While it waits the connection has a deadline: the idle timeout before a
+// request's first bytes (the header timeout on a new connection, as in
+// net/http), the header timeout after them.
 func (c *sconn) readHead() (int, error) {
+	const (
+		none = iota
+		idle
+		head
+	)
 	limit := c.s.maxHeaderBytes()
 	scanned := 0 // bytes of buf[off:] known to hold no head end
-	armed := false
+	waiting := none
 	for {
 		in := c.unread()
-		// Skip leading empty lines.
 		for len(in) > 0 && (in[0] == '\n' || in[0] == '\r' && len(in) > 1 && in[1] == '\n') {
 			if in[0] == '\r' {
 				c.off++
@@ -619,7 +621,7 @@ func (c *sconn) readHead() (int, error) {
 			if i > limit {
 				return 0, &requestError{status: http.StatusRequestHeaderFieldsTooLarge, msg: "request head larger than the limit"}
 			}
-			if armed {
+			if waiting != none {
 				c.deadline.Store(0)
 			}
 			c.state.Store(stateActive)
@@ -629,8 +631,8 @@ func (c *sconn) readHead() (int, error) {
 			return 0, &requestError{status: http.StatusRequestHeaderFieldsTooLarge, msg: "request head larger than the limit"}
 		}
 		scanned = max(len(in)-3, 0)
-		if len(in) == 0 {
-			// Between requests: idle until the next one's first bytes.
+		switch {
+		case len(in) == 0 && waiting != idle:
 			c.release() // an idle connection holds no buffers but the reader's
 			c.state.Store(stateIdle)
 			if c.s.closing.Load() {
@@ -638,24 +640,20 @@ func (c *sconn) readHead() (int, error) {
 			}
 			wait := c.s.idleTimeout()
 			if !c.served {
-				wait = c.s.headerTimeout() // a new connection owes its first request at once, as in net/http
+				wait = c.s.headerTimeout()
 			}
 			c.deadline.Store(c.s.clock.Load() + int64(wait))
-			armed = true
-		} else if c.state.Load() == stateIdle || !armed {
+			waiting = idle
+		case len(in) > 0 && waiting != head:
 			c.state.Store(stateActive)
 			c.deadline.Store(c.s.clock.Load() + int64(c.s.headerTimeout()))
-			armed = true
+			waiting = head
 		}
 		if err := c.fill(); err != nil {
 			if len(c.unread()) > 0 {
 				return 0, &requestError{status: http.StatusBadRequest, msg: "the connection ended inside the request head"}
 			}
 			return 0, err
-		}
-		if len(c.unread()) > 0 && c.state.Load() == stateIdle {
-			c.state.Store(stateActive)
-			c.deadline.Store(c.s.clock.Load() + int64(c.s.headerTimeout()))
 		}
 	}
 }
