@@ -1,6 +1,9 @@
-// Package h1 is the gateway's HTTP/1.1 client for plaintext upstreams: an
-// http.RoundTripper that writes the request and reads the answer on the
-// caller's goroutine.
+// Package h1 is the gateway's own HTTP/1.1 on plaintext connections: a
+// client for upstreams (Transport, this file) and a server for clients
+// (Server, server.go).
+//
+// Transport is an http.RoundTripper that writes the request and reads the
+// answer on the caller's goroutine.
 //
 // net/http's Transport gives every connection a read goroutine and a write
 // goroutine and hands each request and response between them over channels.
