@@ -1,5 +1,5 @@
 // Package h1 is the gateway's own HTTP/1.1 on plaintext connections: a
-// client for upstreams (Transport, this file) and a server for clients
+// client for upstreams (Transport, h1.go) and a server for clients
 // (Server, server.go).
 //
 // Transport is an http.RoundTripper that writes the request and reads the
