@@ -406,16 +406,9 @@ func truncate(b []byte) []byte {
 }
 
 // readHeader reads header lines up to the empty line, with canonical keys.
-// The values share one string and one []string backing array: an answer
-// carries a dozen headers or more, and two allocations per header added up.
 func readHeader(br *bufio.Reader, limit *int) (http.Header, error) {
-	hb := headerBufs.Get().(*headerBuf)
-	defer func() {
-		if cap(hb.raw) <= 64<<10 {
-			headerBufs.Put(hb)
-		}
-	}()
-	raw, spans := hb.raw[:0], hb.spans[:0]
+	hb := getHeaderBuf()
+	defer putHeaderBuf(hb)
 	for {
 		line, err := readLine(br, limit)
 		if err != nil {
@@ -430,24 +423,66 @@ func readHeader(br *bufio.Reader, limit *int) (http.Header, error) {
 		if line[0] == ' ' || line[0] == '\t' {
 			return nil, errors.New("h1: obsolete header line folding in the response")
 		}
-		i := bytes.IndexByte(line, ':')
-		if i <= 0 || !validTokenBytes(line[:i]) {
+		name, value, ok := splitField(line)
+		if !ok {
 			return nil, fmt.Errorf("h1: malformed header line %q", truncate(line))
 		}
-		v := bytes.Trim(line[i+1:], " \t")
-		sp := span{k: len(raw)}
-		raw = append(raw, line[:i]...)
-		sp.v = len(raw)
-		raw = append(raw, v...)
-		sp.end = len(raw)
-		spans = append(spans, sp)
+		hb.add(name, value)
 	}
-	hb.raw, hb.spans = raw, spans
-	h := make(http.Header, len(spans))
-	all := string(raw)
-	vals := make([]string, len(spans))
-	for i, sp := range spans {
-		key := canonicalKey(raw[sp.k:sp.v])
+	return hb.header(), nil
+}
+
+// splitField splits a "name: value" header line; ok is false when the name
+// is not a token.
+func splitField(line []byte) (name, value []byte, ok bool) {
+	i := bytes.IndexByte(line, ':')
+	if i <= 0 || !validTokenBytes(line[:i]) {
+		return nil, nil, false
+	}
+	return line[:i], bytes.Trim(line[i+1:], " \t"), true
+}
+
+// span locates one header line in headerBuf.raw: the name at [k, v), the
+// value at [v, end).
+type span struct{ k, v, end int }
+
+// headerBuf gathers header lines (from a read buffer that the next read
+// overwrites) for header.
+type headerBuf struct {
+	raw   []byte
+	spans []span
+}
+
+func getHeaderBuf() *headerBuf {
+	hb := headerBufs.Get().(*headerBuf)
+	hb.raw, hb.spans = hb.raw[:0], hb.spans[:0]
+	return hb
+}
+
+func putHeaderBuf(hb *headerBuf) {
+	if cap(hb.raw) <= 64<<10 {
+		headerBufs.Put(hb)
+	}
+}
+
+func (hb *headerBuf) add(name, value []byte) {
+	sp := span{k: len(hb.raw)}
+	hb.raw = append(hb.raw, name...)
+	sp.v = len(hb.raw)
+	hb.raw = append(hb.raw, value...)
+	sp.end = len(hb.raw)
+	hb.spans = append(hb.spans, sp)
+}
+
+// header builds the http.Header of the gathered lines. The values share one
+// string and one []string backing array: a message carries a dozen headers
+// or more, and two allocations per header added up.
+func (hb *headerBuf) header() http.Header {
+	h := make(http.Header, len(hb.spans))
+	all := string(hb.raw)
+	vals := make([]string, len(hb.spans))
+	for i, sp := range hb.spans {
+		key := canonicalKey(hb.raw[sp.k:sp.v])
 		vals[i] = all[sp.v:sp.end]
 		if prev := h[key]; prev != nil {
 			h[key] = append(prev, vals[i])
@@ -455,16 +490,7 @@ func readHeader(br *bufio.Reader, limit *int) (http.Header, error) {
 			h[key] = vals[i : i+1 : i+1]
 		}
 	}
-	return h, nil
-}
-
-// span locates one header line in headerBuf.raw: the name at [k, v), the
-// value at [v, end).
-type span struct{ k, v, end int }
-
-type headerBuf struct {
-	raw   []byte
-	spans []span
+	return h
 }
 
 var headerBufs = sync.Pool{New: func() any { return &headerBuf{raw: make([]byte, 0, 2048), spans: make([]span, 0, 32)} }}

@@ -121,10 +121,8 @@ func (w *response) WriteHeader(code int) {
 // informational sends a 1xx answer at once (103 Early Hints).
 func (w *response) informational(code int) {
 	b := w.c.bw
-	b.buf = append(b.buf, "HTTP/1.1 "...)
-	b.buf = append(b.buf, statusLine(code)...)
-	b.buf = append(b.buf, "\r\n"...)
-	b.buf = appendHeader(b.buf, w.header, nil)
+	b.buf = appendStatusLine(b.buf, code)
+	b.buf = appendHeader(b.buf, w.header, false, false)
 	b.buf = append(b.buf, "\r\n"...)
 	b.flush()
 }
@@ -222,65 +220,55 @@ func (w *response) sendHead(final bool) {
 			w.keep = false
 		}
 	}
+	// Framing: the handler's Content-Length; one this side adds for a body
+	// that ended held back (HEAD: counted, unless nothing was written);
+	// chunked on HTTP/1.1; else the close ends the body (HTTP/1.0). A 204
+	// or 304 frames nothing.
 	h := w.header
-	var extra [4]string // framing and connection headers this side decides
-	skip := ""
-	n := 0
+	autoLen := int64(-1)
+	addTE := false
 	switch {
-	case w.noBody:
-		skip = "Content-Length" // and Transfer-Encoding, below: a 204 or 304 has no body to frame
-	case w.clen >= 0:
-		skip = "Transfer-Encoding"
-	case final && (!w.head || w.written > 0):
-		extra[n] = "Content-Length: " + strconv.FormatInt(w.written, 10)
-		n++
-		skip = "Transfer-Encoding"
-	case final && w.head:
-		skip = "Transfer-Encoding"
+	case w.noBody, w.clen >= 0:
+	case final:
+		if !w.head || w.written > 0 {
+			autoLen = w.written
+		}
 	case w.req.ProtoMinor == 1:
-		w.chunked = true
-		if te := h["Transfer-Encoding"]; len(te) == 0 || !hasToken(te, "chunked") {
-			extra[n] = "Transfer-Encoding: chunked"
-			n++
-		}
-		if w.head {
-			w.chunked = false
-		}
+		w.chunked = !w.head
+		addTE = !hasToken(h["Transfer-Encoding"], "chunked")
 	default:
-		w.keep = false // HTTP/1.0: the close ends the body
-		skip = "Transfer-Encoding"
+		w.keep = false
+	}
+	b := w.c.bw
+	b.buf = appendStatusLine(b.buf, w.status)
+	b.buf = appendHeader(b.buf, h, w.noBody, !w.chunked)
+	if _, ok := h["Date"]; !ok {
+		b.buf = append(b.buf, "Date: "...)
+		b.buf = append(b.buf, httpDate()...)
+		b.buf = append(b.buf, "\r\n"...)
+	}
+	if autoLen >= 0 {
+		b.buf = append(b.buf, "Content-Length: "...)
+		b.buf = strconv.AppendInt(b.buf, autoLen, 10)
+		b.buf = append(b.buf, "\r\n"...)
+	}
+	if addTE {
+		b.buf = append(b.buf, "Transfer-Encoding: chunked\r\n"...)
 	}
 	if _, ok := h["Connection"]; !ok {
 		switch {
 		case !w.keep:
-			extra[n] = "Connection: close"
-			n++
+			b.buf = append(b.buf, "Connection: close\r\n"...)
 		case w.req.ProtoMinor == 0:
-			extra[n] = "Connection: keep-alive"
-			n++
+			b.buf = append(b.buf, "Connection: keep-alive\r\n"...)
 		}
 	}
 	if len(w.sniff) == 0 {
 		w.sniff = w.pend
 	}
 	if _, ok := h["Content-Type"]; !ok && !w.noBody && len(w.sniff) > 0 {
-		extra[n] = "Content-Type: " + http.DetectContentType(w.sniff)
-		n++
-	}
-	b := w.c.bw
-	b.buf = append(b.buf, "HTTP/1.1 "...)
-	b.buf = append(b.buf, statusLine(w.status)...)
-	b.buf = append(b.buf, "\r\n"...)
-	b.buf = appendHeader(b.buf, h, func(k string) bool {
-		return k == skip || k == "Transfer-Encoding" && (w.noBody || !w.chunked)
-	})
-	if _, ok := h["Date"]; !ok {
-		b.buf = append(b.buf, "Date: "...)
-		b.buf = append(b.buf, httpDate()...)
-		b.buf = append(b.buf, "\r\n"...)
-	}
-	for _, e := range extra[:n] {
-		b.buf = append(b.buf, e...)
+		b.buf = append(b.buf, "Content-Type: "...)
+		b.buf = append(b.buf, http.DetectContentType(w.sniff)...)
 		b.buf = append(b.buf, "\r\n"...)
 	}
 	b.buf = append(b.buf, "\r\n"...)
@@ -294,12 +282,20 @@ func (w *response) sendHead(final bool) {
 	}
 }
 
-// appendHeader appends h's lines; names that are not tokens are left out and
-// CR or LF in a value become spaces, as net/http does, so a value cannot
-// start a new header.
-func appendHeader(b []byte, h http.Header, skip func(string) bool) []byte {
+// appendStatusLine appends "HTTP/1.1 200 OK\r\n".
+func appendStatusLine(b []byte, code int) []byte {
+	b = append(b, "HTTP/1.1 "...)
+	b = append(b, statusLine(code)...)
+	return append(b, "\r\n"...)
+}
+
+// appendHeader appends h's lines, without Content-Length or
+// Transfer-Encoding when told (this side frames the body); names that are
+// not tokens are left out and CR or LF in a value become spaces, as net/http
+// does, so a value cannot start a new header.
+func appendHeader(b []byte, h http.Header, skipLength, skipTE bool) []byte {
 	for k, vv := range h {
-		if skip != nil && skip(k) || !httpguts.ValidHeaderFieldName(k) {
+		if skipLength && k == "Content-Length" || skipTE && k == "Transfer-Encoding" || !httpguts.ValidHeaderFieldName(k) {
 			continue
 		}
 		for _, v := range vv {

@@ -738,11 +738,9 @@ func (c *sconn) parseHead(head []byte) (*http.Request, error) {
 		return nil, err
 	}
 
-	// Header lines, in place: one string holds every value.
-	type field struct{ k, v []byte }
-	var fields [32]field
-	fs := fields[:0]
-	size := 0
+	// Header lines.
+	hb := getHeaderBuf()
+	defer putHeaderBuf(hb)
 	for len(rest) > 0 {
 		line, rest = nextLine(rest)
 		if len(line) == 0 {
@@ -751,36 +749,16 @@ func (c *sconn) parseHead(head []byte) (*http.Request, error) {
 		if line[0] == ' ' || line[0] == '\t' {
 			return nil, badRequest("obsolete header line folding; send each header on one line")
 		}
-		i := bytes.IndexByte(line, ':')
-		if i <= 0 || !validTokenBytes(line[:i]) {
+		name, value, ok := splitField(line)
+		if !ok {
 			return nil, badRequest("malformed header line %q", truncate(line))
 		}
-		v := bytes.Trim(line[i+1:], " \t")
-		if !validValueBytes(v) {
-			return nil, badRequest("invalid character in the value of header %q", line[:i])
+		if !validValueBytes(value) {
+			return nil, badRequest("invalid character in the value of header %q", name)
 		}
-		fs = append(fs, field{line[:i], v})
-		size += len(v)
+		hb.add(name, value)
 	}
-	h := make(http.Header, len(fs))
-	var sb strings.Builder // one allocation for every value, no copy to a string
-	sb.Grow(size)
-	for _, f := range fs {
-		sb.Write(f.v)
-	}
-	all := sb.String()
-	vals := make([]string, len(fs))
-	pos := 0
-	for i, f := range fs {
-		vals[i] = all[pos : pos+len(f.v)]
-		pos += len(f.v)
-		key := canonicalKey(f.k)
-		if prev := h[key]; prev != nil {
-			h[key] = append(prev, vals[i])
-		} else {
-			h[key] = vals[i : i+1 : i+1]
-		}
-	}
+	h := hb.header()
 	req.Header = h
 
 	// Host (RFC 9112 §3.2).
@@ -912,9 +890,8 @@ func (c *sconn) reject(status int, err error) {
 	msg, _ := jsontext.AppendQuote(nil, err.Error()) // the error only says invalid UTF-8 was replaced
 	body := `{"error":{"message":` + string(msg) + `,"type":"invalid_request_error","param":null,"code":"` + code + `"}}` + "\n"
 	b := c.bw.buf[:0]
-	b = append(b, "HTTP/1.1 "...)
-	b = append(b, statusLine(status)...)
-	b = append(b, "\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: "...)
+	b = appendStatusLine(b, status)
+	b = append(b, "Content-Type: application/json\r\nConnection: close\r\nContent-Length: "...)
 	b = strconv.AppendInt(b, int64(len(body)), 10)
 	b = append(b, "\r\n\r\n"...)
 	b = append(b, body...)
