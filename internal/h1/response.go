@@ -535,37 +535,12 @@ func (b *reqBody) discard() bool {
 	if b.err != nil || b.expect && !b.asked {
 		return false
 	}
-	left := discardLimit
-	c := b.c
-	for !b.done {
-		if !b.chunked || b.inChunk {
-			in := c.unread()
-			if len(in) == 0 {
-				if c.fill() != nil {
-					return false
-				}
-				continue
-			}
-			k := int(min(int64(len(in)), b.n))
-			if left -= k; left < 0 {
-				return false
-			}
-			c.off += k
-			b.n -= int64(k)
-			if b.n > 0 {
-				continue
-			}
-			if !b.chunked {
-				b.done = true
-				break
-			}
-			b.inChunk = false
-			if line, err := b.line(true); err != nil || len(line) != 0 {
-				return false
-			}
-			continue
-		}
-		if b.nextChunk() != nil {
+	buf := getBuf()
+	defer putBuf(buf)
+	buf = buf[:cap(buf)]
+	for left := discardLimit; !b.done; {
+		n, err := b.read(buf)
+		if left -= n; left < 0 || err != nil && err != io.EOF {
 			return false
 		}
 	}

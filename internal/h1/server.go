@@ -59,7 +59,6 @@ type Server struct {
 	listeners map[net.Listener]struct{}
 	conns     map[*sconn]struct{}
 	closing   atomic.Bool
-	sweeping  bool
 	stop      chan struct{} // closed by Shutdown and Close: ends the sweeper
 	clock     atomic.Int64  // coarse now, unix nanoseconds, kept by the sweeper
 }
@@ -112,17 +111,14 @@ func (s *Server) Serve(ln net.Listener) error {
 		s.mu.Unlock()
 		return http.ErrServerClosed
 	}
-	if s.listeners == nil {
+	if s.listeners == nil { // the first Serve
 		s.listeners = map[net.Listener]struct{}{}
 		s.conns = map[*sconn]struct{}{}
 		s.stop = make(chan struct{})
-	}
-	s.listeners[ln] = struct{}{}
-	if !s.sweeping {
-		s.sweeping = true
 		s.clock.Store(time.Now().UnixNano())
 		go s.sweep()
 	}
+	s.listeners[ln] = struct{}{}
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
