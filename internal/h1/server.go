@@ -5,10 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"runtime"
 	"strconv"
 	"strings"
@@ -28,12 +30,12 @@ import (
 // connection while the handler runs (to notice a client that went away),
 // stops it again with two read deadlines, arms and disarms more deadlines for
 // its timeouts and clones the response headers. On a gateway hop that is
-// about a tenth of the CPU. Here every connection has one reader goroutine for
-// its whole life: it is the only one that reads the socket, hands what it
-// read to the connection's serving goroutine, and, since it is always
-// reading, sees a client's close at once and cancels the request in flight.
-// Timeouts are enforced by one sweeper per Server instead of per-request
-// deadlines.
+// about a tenth of the CPU. Here a connection's one goroutine reads its
+// requests and runs the handler, and only a handler that runs longer than
+// watchAfter gets a second goroutine watching the socket, so that a client's
+// close cancels it: a request answered sooner costs no hand-off between
+// goroutines. Timeouts are enforced by one sweeper per Server instead of
+// per-request deadlines.
 //
 // Supported: keep-alive (HTTP/1.1 by default, HTTP/1.0 with "Connection:
 // keep-alive"), pipelining, Content-Length and chunked request bodies,
@@ -152,7 +154,6 @@ func (s *Server) Serve(ln net.Listener) error {
 		}
 		s.conns[c] = struct{}{}
 		s.mu.Unlock()
-		go c.read()
 		go c.serve()
 	}
 }
@@ -247,13 +248,18 @@ const (
 	stateIdle          // waiting for the next request with nothing buffered
 )
 
-// sconn is one client connection. Its reader goroutine is the only one that
-// reads the socket. When the serving goroutine needs input it lends the
-// reader a buffer (demand) and the reader reads straight into it; when it
-// needs none (a handler is running, or the connection is idle) the reader
-// still reads, into queue, so that it sees a client's close at once. A
-// request's first bytes therefore come through queue (at most queueSize);
-// the rest of a large body goes straight into the buffer it is read into.
+// sconn is one client connection, served by one goroutine that reads its
+// requests and runs the handler. That goroutine reads the socket itself
+// while no handler runs and while a handler has run for less than
+// watchAfter, so a request answered quickly (a cache hit, a refusal, a fast
+// upstream) involves no other goroutine and no hand-off. A handler that runs
+// longer gets a watcher: a goroutine that reads the socket in the serving
+// goroutine's place, so that a client's close cancels the request at once
+// (DESIGN.md §5). While it runs, the serving goroutine, when it needs input,
+// lends it a buffer (demand) and the watcher reads straight into it; when it
+// needs none the watcher reads into queue. When the handler returns, a read
+// deadline in the past stops the watcher, and what it queued becomes the
+// serving goroutine's input.
 type sconn struct {
 	s      *Server
 	nc     net.Conn
@@ -263,19 +269,26 @@ type sconn struct {
 	state    atomic.Int32
 	deadline atomic.Int64 // unix nanoseconds past which the sweeper closes nc; 0 none
 
+	watchTimer *time.Timer // starts the watcher; armed while a handler runs
+
 	mu        sync.Mutex
-	queue     []byte // read while nothing was asked, not yet taken
-	demand    []byte // where the serving goroutine asked the reader to read
+	handling  bool // a handler runs
+	direct    bool // the serving goroutine is in a read of its own
+	wantWatch bool // the watch timer fired during that read
+	watching  bool // a watcher runs
+	stopping  bool // the serving goroutine asked the watcher to stop
+	q         []byte
+	queue     []byte // q[:n]: read by the watcher while nothing was asked, not yet taken
+	demand    []byte // where the serving goroutine asked the watcher to read
 	got       int    // bytes read into demand
 	gotSet    bool   // a read into demand has finished
-	rerr      error  // the reader's last error; it has stopped
-	ended     bool   // the serving goroutine has stopped taking input
+	rerr      error  // the socket's read error; no read is made after it
 	cancel    context.CancelFunc
 	consumer  bool          // the serving goroutine waits in readInto
-	producer  bool          // the reader waits for queue to be taken
-	wake      chan struct{} // reader → serving goroutine
-	kick      chan struct{} // serving goroutine → reader
-	readerEnd chan struct{} // closed when the reader has returned
+	producer  bool          // the watcher waits for queue to be taken
+	wake      chan struct{} // watcher → serving goroutine
+	kick      chan struct{} // serving goroutine → watcher
+	watchEnd  chan struct{} // closed when the watcher has returned
 
 	// Owned by the serving goroutine.
 	buf    []byte // input; unread at buf[off:]
@@ -284,86 +297,128 @@ type sconn struct {
 	linger bool // it stops with input unread
 }
 
-// queueSize bounds what the reader reads while nothing is asked of it.
+// queueSize bounds what the watcher reads while nothing is asked of it.
 const queueSize = 4 << 10
+
+// watchAfter is how long a handler runs before a watcher reads the socket
+// for it. A client that goes away sooner is noticed this much later, or
+// when its response is written; an LLM request lasts seconds.
+const watchAfter = 2 * time.Millisecond
 
 func newConn(s *Server, nc net.Conn) *sconn {
 	return &sconn{
 		s: s, nc: nc, remote: nc.RemoteAddr().String(),
-		wake: make(chan struct{}, 1), kick: make(chan struct{}, 1), readerEnd: make(chan struct{}),
+		wake: make(chan struct{}, 1), kick: make(chan struct{}, 1),
 	}
 }
 
-// read is the reader goroutine: it reads the socket until it fails (the
-// client closed, or the serving goroutine closed nc), into the buffer the
-// serving goroutine lent it or else into queue, and cancels the request in
-// flight when the client goes away.
-func (c *sconn) read() {
-	defer close(c.readerEnd)
-	q := make([]byte, queueSize)
+// watchFired runs when a handler has run for watchAfter: it becomes the
+// connection's watcher, unless the handler has returned, or the serving
+// goroutine is in a read of its own (then a watcher starts after that read).
+func (c *sconn) watchFired() {
 	c.mu.Lock()
-	c.queue = q[:0]
+	if !c.handling || c.watching || c.rerr != nil {
+		c.mu.Unlock()
+		return
+	}
+	if c.direct {
+		c.wantWatch = true
+		c.mu.Unlock()
+		return
+	}
+	end := c.startWatch()
 	c.mu.Unlock()
+	c.watch(end)
+}
+
+// startWatch prepares the watcher's state; c.mu is held. The caller runs
+// watch with the channel it returns.
+func (c *sconn) startWatch() chan struct{} {
+	c.watching = true
+	if c.q == nil {
+		c.q = getBuf()[:queueSize]
+	}
+	c.queue = c.q[:0]
+	c.watchEnd = make(chan struct{})
+	return c.watchEnd
+}
+
+// watch is the watcher: it reads the socket until it is stopped or the read
+// fails (the client closed, or the serving goroutine closed nc), into the
+// buffer the serving goroutine lent it or else into queue, and cancels the
+// request in flight when the client goes away.
+func (c *sconn) watch(end chan struct{}) {
+	defer close(end)
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	for {
-		c.mu.Lock()
 		// Queued input not yet taken: no more reading until it is (a
 		// pipelining client waits, as its requests are answered in turn).
-		for len(c.queue) > 0 && !c.ended {
+		for len(c.queue) > 0 && !c.stopping {
 			c.producer = true
 			c.mu.Unlock()
 			<-c.kick
 			c.mu.Lock()
 		}
-		p, direct := c.demand, c.demand != nil && !c.ended
+		if c.stopping {
+			c.watching = false
+			return
+		}
+		p, direct := c.demand, c.demand != nil
 		if !direct {
-			p = q // queue is empty: the serving goroutine does not touch it
+			p = c.q // queue is empty: the serving goroutine does not touch it
 		}
 		c.mu.Unlock()
 
 		n, err := c.nc.Read(p)
 
 		c.mu.Lock()
-		switch {
-		case direct:
+		if direct {
 			c.demand, c.got, c.gotSet = nil, n, true
-		case !c.ended:
-			c.queue = q[:n]
+		} else {
+			c.queue = c.q[:n]
 		}
-		if err != nil {
-			c.rerr = err
-			if c.cancel != nil {
-				c.cancel()
-			}
+		if err != nil && !(c.stopping && errors.Is(err, os.ErrDeadlineExceeded)) {
+			c.lost(err)
 		}
 		if c.consumer && (n > 0 || err != nil) {
 			c.consumer = false
 			c.wake <- struct{}{}
 		}
-		c.mu.Unlock()
 		if err != nil {
+			c.watching = false
 			return
 		}
 	}
 }
 
-// readInto reads into p what the reader has: queued input, or a read it
-// makes straight into p. It returns the reader's error once everything
-// before it was taken.
+// lost records the socket's read error and cancels the request in flight;
+// c.mu is held.
+func (c *sconn) lost(err error) {
+	c.rerr = err
+	if c.cancel != nil {
+		c.cancel()
+	}
+}
+
+// readInto reads into p: what the watcher queued or read into p, or, with no
+// watcher, straight from the socket. It returns the socket's read error once
+// everything before it was taken.
 func (c *sconn) readInto(p []byte) (int, error) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	for {
-		// A read into p comes first: the reader may have read into queue
+		// A read into p comes first: the watcher may have read into queue
 		// after it, before this goroutine woke.
 		if c.gotSet {
 			n := c.got
 			c.got, c.gotSet = 0, false
 			if n > 0 {
+				c.mu.Unlock()
 				return n, nil
 			}
 		}
 		if len(c.queue) > 0 {
-			// The reader was in a read into queue when p was asked for; it
+			// The watcher was in a read into queue when p was asked for; it
 			// has not taken p (it waits while queue holds input).
 			c.demand = nil
 			n := copy(p, c.queue)
@@ -371,10 +426,15 @@ func (c *sconn) readInto(p []byte) (int, error) {
 			if len(c.queue) == 0 {
 				c.kickReader()
 			}
+			c.mu.Unlock()
 			return n, nil
 		}
-		if c.rerr != nil {
-			return 0, c.rerr
+		if err := c.rerr; err != nil {
+			c.mu.Unlock()
+			return 0, err
+		}
+		if !c.watching {
+			return c.readDirect(p)
 		}
 		if c.demand == nil {
 			c.demand = p
@@ -387,7 +447,37 @@ func (c *sconn) readInto(p []byte) (int, error) {
 	}
 }
 
-// kickReader wakes the reader if it waits; c.mu is held.
+// readDirect reads the socket on the serving goroutine; c.mu is held on
+// entry and released on return. A watch timer that fired meanwhile starts
+// the watcher after the read.
+func (c *sconn) readDirect(p []byte) (int, error) {
+	c.direct = true
+	c.mu.Unlock()
+	n, err := c.nc.Read(p)
+	c.mu.Lock()
+	c.direct = false
+	if err != nil {
+		c.lost(err)
+	}
+	var end chan struct{}
+	if c.wantWatch && c.handling && c.rerr == nil {
+		end = c.startWatch()
+	}
+	c.wantWatch = false
+	c.mu.Unlock()
+	if end != nil {
+		go c.watch(end)
+	}
+	if n > 0 {
+		return n, nil
+	}
+	if err == nil {
+		err = io.ErrNoProgress
+	}
+	return 0, err
+}
+
+// kickReader wakes the watcher if it waits; c.mu is held.
 func (c *sconn) kickReader() {
 	if c.producer {
 		c.producer = false
@@ -443,25 +533,59 @@ func putBuf(b []byte) {
 	}
 }
 
-// unread is the input taken from the reader but not consumed.
+// unread is the input read but not consumed.
 func (c *sconn) unread() []byte { return c.buf[c.off:] }
 
-// arm attaches the request's cancel to the connection: the reader calls it
-// when the client goes away. If it already has, the request starts
-// cancelled.
+// arm attaches the request's cancel to the connection, to be called when
+// the client goes away (if it already has, the request starts cancelled),
+// and arms the watch timer.
 func (c *sconn) arm(cancel context.CancelFunc) {
 	c.mu.Lock()
 	c.cancel = cancel
+	c.handling = true
 	gone := c.rerr != nil
 	c.mu.Unlock()
 	if gone {
 		cancel()
 	}
+	if c.watchTimer == nil {
+		c.watchTimer = time.AfterFunc(watchAfter, c.watchFired)
+	} else {
+		c.watchTimer.Reset(watchAfter)
+	}
 }
 
+// disarm ends what arm began: it stops the watcher, if one started, and
+// takes what it queued as input.
 func (c *sconn) disarm() {
+	if c.watchTimer != nil {
+		c.watchTimer.Stop()
+	}
 	c.mu.Lock()
 	c.cancel = nil
+	c.handling, c.wantWatch = false, false
+	if c.watching {
+		c.stopping = true
+		c.kickReader()
+		end := c.watchEnd
+		c.mu.Unlock()
+		c.nc.SetReadDeadline(aLongTimeAgo)
+		<-end
+		c.nc.SetReadDeadline(time.Time{})
+		c.mu.Lock()
+		c.stopping = false
+	}
+	if c.q != nil {
+		if len(c.queue) > 0 {
+			if c.buf == nil {
+				c.buf = getBuf()
+			}
+			c.buf = append(c.buf, c.queue...)
+		}
+		putBuf(c.q[:0])
+		c.q, c.queue = nil, nil
+	}
+	c.demand, c.watchEnd = nil, nil
 	c.mu.Unlock()
 }
 
@@ -475,25 +599,23 @@ func (c *sconn) serve() {
 			buf = buf[:runtime.Stack(buf, false)]
 			c.s.logger().Error("h1: panic serving a connection", "remote", c.remote, "panic", fmt.Sprint(v), "stack", string(buf))
 		}
-		c.mu.Lock()
-		c.ended = true // the reader drops what it reads from now on
-		c.kickReader()
-		c.mu.Unlock()
+		c.disarm() // a no-op unless a panic skipped it
 		if c.linger {
 			// Input is left unread: closing now would make the kernel reset
 			// the connection and drop the end of the response. Send FIN,
 			// let the client read and close, then close (as net/http).
 			if cw, ok := c.nc.(interface{ CloseWrite() error }); ok && cw.CloseWrite() == nil {
-				t := time.NewTimer(lingerTime)
-				select {
-				case <-c.readerEnd:
-				case <-t.C:
+				c.nc.SetReadDeadline(time.Now().Add(lingerTime))
+				b := getBuf()[:4<<10]
+				for {
+					if _, err := c.nc.Read(b); err != nil {
+						break
+					}
 				}
-				t.Stop()
+				putBuf(b[:0])
 			}
 		}
 		c.nc.Close()
-		<-c.readerEnd
 		c.release()
 		c.s.forget(c)
 	}()
@@ -534,9 +656,9 @@ func (c *sconn) handle(req *http.Request) (keep bool) {
 		body.w = w
 	}
 	defer func() {
-		c.disarm()
 		cancel()
 		if v := recover(); v != nil {
+			c.disarm()
 			keep = false
 			if v != http.ErrAbortHandler {
 				buf := make([]byte, 64<<10)
@@ -546,6 +668,7 @@ func (c *sconn) handle(req *http.Request) (keep bool) {
 		}
 	}()
 	c.s.Handler.ServeHTTP(w, req)
+	c.disarm()
 	if !w.finish() {
 		return false
 	}
@@ -629,7 +752,9 @@ func (c *sconn) readHead() (int, error) {
 		scanned = max(len(in)-3, 0)
 		switch {
 		case len(in) == 0 && waiting != idle:
-			c.release() // an idle connection holds no buffers but the reader's
+			if cap(c.buf) > 4<<10 {
+				c.release() // an idle connection holds no more than 4 KiB
+			}
 			c.state.Store(stateIdle)
 			if c.s.closing.Load() {
 				return 0, http.ErrServerClosed

@@ -847,6 +847,91 @@ func TestServerCancelsOnDisconnect(t *testing.T) {
 	}
 }
 
+// ---- 5b. the watcher ----------------------------------------------------
+
+// TestServerWatcher runs handlers past watchAfter, so that a watcher reads
+// the socket while they run, with input arriving meanwhile: what it reads
+// must reach the body being read, or the next request, in order.
+func TestServerWatcher(t *testing.T) {
+	slow := 10 * watchAfter
+	addr := serveFunc(t, func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/slow") {
+			time.Sleep(slow)
+		}
+		b, err := io.ReadAll(r.Body)
+		if err != nil {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		h := sha256.Sum256(b)
+		fmt.Fprintf(w, "%s %d %x", r.URL.Path, len(b), h[:4])
+	})
+	sum := func(path, body string) string {
+		h := sha256.Sum256([]byte(body))
+		return fmt.Sprintf("%s %d %x", path, len(body), h[:4])
+	}
+	t.Run("requests pipelined behind a slow one", func(t *testing.T) {
+		c := dial(t, addr)
+		c.send("GET /slow HTTP/1.1\r\nHost: h\r\n\r\nPOST /a HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc")
+		time.Sleep(slow / 2) // the watcher reads this one into its queue
+		c.send("GET /b HTTP/1.1\r\nHost: h\r\n\r\n")
+		for _, want := range []string{sum("/slow", ""), sum("/a", "abc"), sum("/b", "")} {
+			if resp, body := c.response("GET"); resp.StatusCode != 200 || body != want {
+				t.Fatalf("%s, %q; want 200, %q", resp.Status, body, want)
+			}
+		}
+	})
+	big := strings.Repeat("0123456789abcdef", 100_000/16)
+	for _, tc := range []struct {
+		name, head string
+		parts      []string
+	}{
+		{"a body sent while the watcher runs", "Content-Length: 100000\r\n",
+			[]string{big[:1000], big[1000:40000], big[40000:40001], big[40001:]}},
+		{"a chunked body sent while the watcher runs", "Transfer-Encoding: chunked\r\n",
+			[]string{"3e8\r\n" + big[:1000] + "\r\n", fmt.Sprintf("%x\r\n", 99000) + big[1000:50000], big[50000:] + "\r\n0\r\n\r\n"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := dial(t, addr)
+			c.send("POST /slowbody HTTP/1.1\r\nHost: h\r\n" + tc.head + "\r\n" + tc.parts[0])
+			time.Sleep(slow / 2)
+			for _, p := range tc.parts[1:] {
+				c.send(p)
+				time.Sleep(time.Millisecond)
+			}
+			if resp, body := c.response("POST"); resp.StatusCode != 200 || body != sum("/slowbody", big) {
+				t.Fatalf("%s, %q; want 200, %q", resp.Status, body, sum("/slowbody", big))
+			}
+			c.send("GET /after HTTP/1.1\r\nHost: h\r\n\r\n")
+			if resp, body := c.response("GET"); resp.StatusCode != 200 || body != sum("/after", "") {
+				t.Fatalf("next request: %s, %q", resp.Status, body)
+			}
+		})
+	}
+}
+
+// TestServerCancelsOnDisconnectInBody: a client that goes away while the
+// handler reads its body (the serving goroutine's own read, no watcher yet)
+// fails the read and cancels the request.
+func TestServerCancelsOnDisconnectInBody(t *testing.T) {
+	result := make(chan error, 1)
+	addr := serveFunc(t, func(w http.ResponseWriter, r *http.Request) {
+		_, err := io.ReadAll(r.Body)
+		if err == nil {
+			result <- errors.New("the body read did not fail")
+			return
+		}
+		result <- r.Context().Err()
+	})
+	c := dial(t, addr)
+	c.send("POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\nabc")
+	time.Sleep(10 * time.Millisecond)
+	c.nc.Close()
+	if err := waitFor(t, result, "the handler"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("handler's context: %v, want context.Canceled", err)
+	}
+}
+
 // ---- 6. Expect: 100-continue -------------------------------------------
 
 func TestServerExpectContinue(t *testing.T) {
