@@ -55,6 +55,14 @@ type Transport struct {
 	// MaxHeaderBytes bounds a response's status line and headers; 0
 	// means 1 MiB.
 	MaxHeaderBytes int
+	// SuccessHeaders, when set, are the only headers a 2xx response's
+	// Header keeps, besides its framing (Content-Length, Transfer-Encoding,
+	// Connection); the others are checked and dropped. A gateway reads
+	// little of a successful answer's head, and a provider sends a dozen
+	// headers or more: building them into a map was most of the cost of
+	// reading the head. Other statuses keep every header (an error's
+	// Retry-After, rate-limit and error-type headers are read).
+	SuccessHeaders []string
 
 	mu    sync.Mutex
 	hosts map[string]*host
@@ -305,7 +313,11 @@ func (t *Transport) readResponse(br *bufio.Reader, req *http.Request) (*http.Res
 			return nil, err
 		}
 		resp.Request = req
-		if resp.Header, err = readHeader(br, &limit); err != nil {
+		var keep []string
+		if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+			keep = t.SuccessHeaders
+		}
+		if resp.Header, err = readHeader(br, &limit, keep); err != nil {
 			return nil, err
 		}
 		if resp.StatusCode >= 100 && resp.StatusCode < 200 && resp.StatusCode != http.StatusSwitchingProtocols {
@@ -406,7 +418,8 @@ func truncate(b []byte) []byte {
 }
 
 // readHeader reads header lines up to the empty line, with canonical keys.
-func readHeader(br *bufio.Reader, limit *int) (http.Header, error) {
+// With keep set, only the framing headers and those named in keep are kept.
+func readHeader(br *bufio.Reader, limit *int, keep []string) (http.Header, error) {
 	hb := getHeaderBuf()
 	defer putHeaderBuf(hb)
 	for {
@@ -427,9 +440,44 @@ func readHeader(br *bufio.Reader, limit *int) (http.Header, error) {
 		if !ok {
 			return nil, fmt.Errorf("h1: malformed header line %q", truncate(line))
 		}
+		if keep != nil && !kept(name, keep) {
+			continue
+		}
 		hb.add(name, value)
 	}
 	return hb.header(), nil
+}
+
+// kept reports whether a header named name is framing or in keep, in any
+// letter case.
+func kept(name []byte, keep []string) bool {
+	for _, k := range framing {
+		if equalFold(k, name) {
+			return true
+		}
+	}
+	for _, k := range keep {
+		if equalFold(k, name) {
+			return true
+		}
+	}
+	return false
+}
+
+var framing = [...]string{"Content-Length", "Transfer-Encoding", "Connection"}
+
+// equalFold is strings.EqualFold for ASCII, of a string and bytes.
+func equalFold(s string, b []byte) bool {
+	if len(s) != len(b) {
+		return false
+	}
+	for i := range len(b) {
+		x, y := s[i], b[i]
+		if l := x | 0x20; x != y && (l != y|0x20 || l < 'a' || l > 'z') {
+			return false
+		}
+	}
+	return true
 }
 
 // splitField splits a "name: value" header line; ok is false when the name

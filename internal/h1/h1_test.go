@@ -269,34 +269,87 @@ func TestFraming(t *testing.T) {
 	cases := []struct {
 		name, answer, wantBody string
 		wantConns              int32 // after two requests
+		keepOpen               bool  // the server reads on after an answer that ends the connection
 	}{
-		{"interim 100 skipped", "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", "ok", 1},
-		{"trailer consumed", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\nX-T: 1\r\n\r\n", "ok", 1},
-		{"connection close", "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok", "ok", 2},
-		{"http/1.0", "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok", "ok", 2},
-		{"read to close", "HTTP/1.1 200 OK\r\n\r\nok", "ok", 2},
-		{"bare LF", "HTTP/1.1 200 OK\nContent-Length: 2\n\nok", "ok", 1},
-		{"no content", "HTTP/1.1 204 No Content\r\n\r\n", "", 1},
+		{"interim 100 skipped", "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", "ok", 1, false},
+		{"trailer consumed", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\nX-T: 1\r\n\r\n", "ok", 1, false},
+		{"connection close", "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok", "ok", 2, false},
+		{"http/1.0", "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok", "ok", 2, false},
+		{"read to close", "HTTP/1.1 200 OK\r\n\r\nok", "ok", 2, false},
+		{"bare LF", "HTTP/1.1 200 OK\nContent-Length: 2\n\nok", "ok", 1, false},
+		{"no content", "HTTP/1.1 204 No Content\r\n\r\n", "", 1, false},
+		{"framing in lower case", "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n", "ok", 1, false},
+		{"close in lower case", "HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 2\r\n\r\nok", "ok", 2, false},
+		// Only the client's honouring of Connection: close can make two.
+		{"close with the connection left open", "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok", "ok", 2, true},
+	}
+	for _, tc := range cases {
+		for _, keep := range [][]string{nil, {"Content-Type"}} {
+			t.Run(fmt.Sprintf("%s/success headers %q", tc.name, keep), func(t *testing.T) {
+				url, accepted := rawServer(t, func(c net.Conn, br *bufio.Reader) {
+					for readRequest(t, br) != nil {
+						io.WriteString(c, tc.answer)
+						if tc.wantConns == 2 && !tc.keepOpen {
+							return
+						}
+					}
+				})
+				tr := Transport{SuccessHeaders: keep}
+				defer tr.CloseIdleConnections()
+				for range 2 {
+					if _, body := roundTrip(t, &tr, post(t, t.Context(), url, "x")); body != tc.wantBody {
+						t.Fatalf("body %q, want %q", body, tc.wantBody)
+					}
+				}
+				if n := accepted.Load(); n != tc.wantConns {
+					t.Fatalf("%d connections for two requests, want %d", n, tc.wantConns)
+				}
+			})
+		}
+	}
+}
+
+// TestSuccessHeaders: with SuccessHeaders set, a 2xx answer keeps only
+// those headers and its framing, in any letter case; other statuses keep
+// all; a malformed line is refused even where it would be dropped.
+func TestSuccessHeaders(t *testing.T) {
+	cases := []struct {
+		name, answer string
+		want         http.Header
+		wantErr      string
+	}{
+		{"2xx filtered", "HTTP/1.1 200 OK\r\nx-request-id: r1\r\ncontent-type: application/json\r\nOpenai-Processing-Ms: 1\r\nContent-Length: 2\r\n\r\nok",
+			http.Header{"Content-Type": {"application/json"}, "Content-Length": {"2"}}, ""},
+		{"201 filtered", "HTTP/1.1 201 Created\r\nContent-Type: text/plain\r\nX-Other: a\r\nX-Other: b\r\nContent-Length: 2\r\n\r\nok",
+			http.Header{"Content-Type": {"text/plain"}, "Content-Length": {"2"}}, ""},
+		{"429 keeps all", "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 3\r\nX-Ratelimit-Remaining-Requests: 0\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}",
+			http.Header{"Retry-After": {"3"}, "X-Ratelimit-Remaining-Requests": {"0"}, "Content-Type": {"application/json"}, "Content-Length": {"2"}}, ""},
+		{"near names dropped", "HTTP/1.1 200 OK\r\nContent-Typo: x\r\nContent-Type-X: y\r\nContent-Length: 2\r\n\r\nok",
+			http.Header{"Content-Length": {"2"}}, ""},
+		{"malformed line refused", "HTTP/1.1 200 OK\r\nX Bad: 1\r\nContent-Length: 2\r\n\r\nok", nil, "malformed header line"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			url, accepted := rawServer(t, func(c net.Conn, br *bufio.Reader) {
-				for readRequest(t, br) != nil {
+			url, _ := rawServer(t, func(c net.Conn, br *bufio.Reader) {
+				if readRequest(t, br) != nil {
 					io.WriteString(c, tc.answer)
-					if tc.wantConns == 2 {
-						return
-					}
 				}
 			})
-			var tr Transport
+			tr := Transport{SuccessHeaders: []string{"Content-Type"}}
 			defer tr.CloseIdleConnections()
-			for range 2 {
-				if _, body := roundTrip(t, &tr, post(t, t.Context(), url, "x")); body != tc.wantBody {
-					t.Fatalf("body %q, want %q", body, tc.wantBody)
+			resp, err := tr.RoundTrip(post(t, t.Context(), url, "x"))
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tc.wantErr)
 				}
+				return
 			}
-			if n := accepted.Load(); n != tc.wantConns {
-				t.Fatalf("%d connections for two requests, want %d", n, tc.wantConns)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if fmt.Sprint(resp.Header) != fmt.Sprint(tc.want) {
+				t.Fatalf("header %v, want %v", resp.Header, tc.want)
 			}
 		})
 	}

@@ -243,6 +243,9 @@ func newFastTransport(c config.Provider, base string) *h1.Transport {
 		MaxIdlePerHost:  1024,
 		MaxConnsPerHost: c.MaxConcurrency,
 		IdleTimeout:     90 * time.Second,
+		// Of a successful answer's headers the gateway reads the media
+		// type only (internal/server); errors keep all of theirs.
+		SuccessHeaders: []string{"Content-Type"},
 	}
 }
 
