@@ -10,9 +10,14 @@ import (
 // Buffers for request and response bodies are pooled: at thousands of
 // requests a second, allocating each body anew is most of the garbage the
 // gateway would make. Buffers that grew past maxPooled are dropped rather than
-// kept, so one huge request does not pin its memory forever.
+// kept, so one huge request does not pin its memory forever. A request holds
+// three (its body, the rewritten body, the answer) while it runs; chat
+// bodies are mostly under 4 KiB, and with 16 KiB buffers 64 requests in
+// flight held 3 MB, which the GC's heap goal doubled (closed-loop RSS 51-52
+// against 49-50 MB with 4 KiB). Larger bodies grow theirs, and keep the
+// growth while pooled.
 const (
-	initialBuf = 16 << 10
+	initialBuf = 4 << 10
 	maxPooled  = 1 << 20
 )
 
@@ -56,8 +61,8 @@ func readBody(r *http.Request, max int64, buf *[]byte) ([]byte, error) {
 	}
 	dst := (*buf)[:0]
 	if n := r.ContentLength; n > 0 && int64(cap(dst)) <= n {
-		// Sized once: growing a pooled 16 KiB buffer to a 50 KB body step by
-		// step allocated and copied it four times. One spare byte lets the
+		// Sized once: growing a pooled 4 KiB buffer to a 50 KB body step by
+		// step allocated and copied it several times. One spare byte lets the
 		// read that reports EOF land without another growth.
 		dst = make([]byte, 0, n+1)
 	}

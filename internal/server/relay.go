@@ -75,7 +75,11 @@ func (a *attempt) relayTranslatedBody(resp *http.Response, translate func([]byte
 
 // readUpstream reads a non-streamed upstream body whole into buf.
 func (a *attempt) readUpstream(resp *http.Response, buf *[]byte) ([]byte, error) {
-	body, err := readAll(&firstByteReader{r: resp.Body, a: a}, maxUpstreamBody, (*buf)[:0])
+	dst := (*buf)[:0]
+	if n := resp.ContentLength; n > 0 && n < maxUpstreamBody && int64(cap(dst)) <= n {
+		dst = make([]byte, 0, n+1) // sized once, as readBody does
+	}
+	body, err := readAll(&firstByteReader{r: resp.Body, a: a}, maxUpstreamBody, dst)
 	*buf = body
 	if err == errTooLong {
 		return nil, badGateway(fmt.Sprintf("provider %q sent a response over %d bytes; that is not a normal API answer", a.p.Name, maxUpstreamBody))
