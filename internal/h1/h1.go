@@ -452,12 +452,12 @@ func readHeader(br *bufio.Reader, limit *int, keep []string) (http.Header, error
 // letter case.
 func kept(name []byte, keep []string) bool {
 	for _, k := range framing {
-		if equalFold(k, name) {
+		if bytes.EqualFold([]byte(k), name) { // no allocation: the conversion stays on the stack
 			return true
 		}
 	}
 	for _, k := range keep {
-		if equalFold(k, name) {
+		if bytes.EqualFold([]byte(k), name) {
 			return true
 		}
 	}
@@ -465,20 +465,6 @@ func kept(name []byte, keep []string) bool {
 }
 
 var framing = [...]string{"Content-Length", "Transfer-Encoding", "Connection"}
-
-// equalFold is strings.EqualFold for ASCII, of a string and bytes.
-func equalFold(s string, b []byte) bool {
-	if len(s) != len(b) {
-		return false
-	}
-	for i := range len(b) {
-		x, y := s[i], b[i]
-		if l := x | 0x20; x != y && (l != y|0x20 || l < 'a' || l > 'z') {
-			return false
-		}
-	}
-	return true
-}
 
 // splitField splits a "name: value" header line; ok is false when the name
 // is not a token.

@@ -424,7 +424,7 @@ func (c *sconn) readInto(p []byte) (int, error) {
 			n := copy(p, c.queue)
 			c.queue = c.queue[:copy(c.queue, c.queue[n:])]
 			if len(c.queue) == 0 {
-				c.kickReader()
+				c.kickWatcher()
 			}
 			c.mu.Unlock()
 			return n, nil
@@ -438,7 +438,7 @@ func (c *sconn) readInto(p []byte) (int, error) {
 		}
 		if c.demand == nil {
 			c.demand = p
-			c.kickReader()
+			c.kickWatcher()
 		}
 		c.consumer = true
 		c.mu.Unlock()
@@ -477,8 +477,8 @@ func (c *sconn) readDirect(p []byte) (int, error) {
 	return 0, err
 }
 
-// kickReader wakes the watcher if it waits; c.mu is held.
-func (c *sconn) kickReader() {
+// kickWatcher wakes the watcher if it waits; c.mu is held.
+func (c *sconn) kickWatcher() {
 	if c.producer {
 		c.producer = false
 		c.kick <- struct{}{}
@@ -566,7 +566,7 @@ func (c *sconn) disarm() {
 	c.handling, c.wantWatch = false, false
 	if c.watching {
 		c.stopping = true
-		c.kickReader()
+		c.kickWatcher()
 		end := c.watchEnd
 		c.mu.Unlock()
 		c.nc.SetReadDeadline(aLongTimeAgo)
