@@ -272,13 +272,12 @@ type sconn struct {
 	watchTimer *time.Timer // starts the watcher; armed while a handler runs
 
 	mu        sync.Mutex
-	handling  bool // a handler runs
-	direct    bool // the serving goroutine is in a read of its own
-	wantWatch bool // the watch timer fired during that read
-	watching  bool // a watcher runs
-	stopping  bool // the serving goroutine asked the watcher to stop
-	q         []byte
-	queue     []byte // q[:n]: read by the watcher while nothing was asked, not yet taken
+	handling  bool   // a handler runs
+	direct    bool   // the serving goroutine is in a read of its own
+	wantWatch bool   // the watch timer fired during that read
+	watching  bool   // a watcher runs
+	stopping  bool   // the serving goroutine asked the watcher to stop
+	queue     []byte // read by the watcher while nothing was asked, not yet taken; its array is the watcher's buffer
 	demand    []byte // where the serving goroutine asked the watcher to read
 	got       int    // bytes read into demand
 	gotSet    bool   // a read into demand has finished
@@ -335,10 +334,9 @@ func (c *sconn) watchFired() {
 // watch with the channel it returns.
 func (c *sconn) startWatch() chan struct{} {
 	c.watching = true
-	if c.q == nil {
-		c.q = getBuf()[:queueSize]
+	if c.queue == nil {
+		c.queue = getBuf()
 	}
-	c.queue = c.q[:0]
 	c.watchEnd = make(chan struct{})
 	return c.watchEnd
 }
@@ -366,7 +364,7 @@ func (c *sconn) watch(end chan struct{}) {
 		}
 		p, direct := c.demand, c.demand != nil
 		if !direct {
-			p = c.q // queue is empty: the serving goroutine does not touch it
+			p = c.queue[:queueSize] // queue is empty: the serving goroutine does not touch it
 		}
 		c.mu.Unlock()
 
@@ -376,7 +374,7 @@ func (c *sconn) watch(end chan struct{}) {
 		if direct {
 			c.demand, c.got, c.gotSet = nil, n, true
 		} else {
-			c.queue = c.q[:n]
+			c.queue = c.queue[:n]
 		}
 		if err != nil && !(c.stopping && errors.Is(err, os.ErrDeadlineExceeded)) {
 			c.lost(err)
@@ -460,7 +458,7 @@ func (c *sconn) readDirect(p []byte) (int, error) {
 		c.lost(err)
 	}
 	var end chan struct{}
-	if c.wantWatch && c.handling && c.rerr == nil {
+	if c.wantWatch && c.rerr == nil { // wantWatch is only set while handling
 		end = c.startWatch()
 	}
 	c.wantWatch = false
@@ -575,15 +573,15 @@ func (c *sconn) disarm() {
 		c.mu.Lock()
 		c.stopping = false
 	}
-	if c.q != nil {
+	if c.queue != nil {
 		if len(c.queue) > 0 {
 			if c.buf == nil {
 				c.buf = getBuf()
 			}
 			c.buf = append(c.buf, c.queue...)
 		}
-		putBuf(c.q[:0])
-		c.q, c.queue = nil, nil
+		putBuf(c.queue)
+		c.queue = nil
 	}
 	c.demand, c.watchEnd = nil, nil
 	c.mu.Unlock()
@@ -599,7 +597,6 @@ func (c *sconn) serve() {
 			buf = buf[:runtime.Stack(buf, false)]
 			c.s.logger().Error("h1: panic serving a connection", "remote", c.remote, "panic", fmt.Sprint(v), "stack", string(buf))
 		}
-		c.disarm() // a no-op unless a panic skipped it
 		if c.linger {
 			// Input is left unread: closing now would make the kernel reset
 			// the connection and drop the end of the response. Send FIN,
